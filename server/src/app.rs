@@ -1,0 +1,197 @@
+//! [`Application`]: connects the store, binds the port, and serves the audit
+//! service with health and reflection until told to stop.
+
+use crate::auth::{AuthError, AuthLayer, Authenticator};
+use crate::config::Settings;
+use crate::rpc::{AuditRpc, PageTokenKey};
+use crate::rpc_trace::RpcTraceLayer;
+use crate::store::{AuditStore, StoreError};
+use audit_proto::audit_service_server::AuditServiceServer;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Why the server could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("serving: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A bound, migrated server, ready to run.
+pub struct Application {
+    settings: Settings,
+    store: AuditStore,
+    incoming: TcpIncoming,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Connects and migrates the database, then binds the listen address
+    /// (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = AuditStore::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                address: settings.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.listen,
+            source,
+        })?;
+        // Small unary calls must not wait on Nagle's algorithm.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        Ok(Self {
+            settings,
+            store,
+            incoming,
+            local_addr,
+        })
+    }
+
+    /// Returns the address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Returns the port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// Returns the store, for administrative commands and tests.
+    pub fn store(&self) -> &AuditStore {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight calls finish
+    /// for at most the configured grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Application {
+            settings,
+            store,
+            incoming,
+            local_addr,
+        } = self;
+        let limits = settings.limits;
+        let authenticator = Authenticator::new(
+            &settings.jwt_secret,
+            settings.jwt_public_key.as_deref(),
+            store.clone(),
+        )?;
+        let rpc = AuditRpc::new(
+            store.clone(),
+            PageTokenKey::derive(settings.jwt_secret.bytes()),
+        );
+        let audit_service = AuditServiceServer::new(rpc)
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes);
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let health_task = tokio::spawn(watch_database(
+            store,
+            health_reporter,
+            settings.health_interval,
+        ));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(audit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        // grpcurl 1.8 only speaks the older v1alpha reflection.
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(audit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let layers = tower::ServiceBuilder::new()
+            .layer(RpcTraceLayer)
+            .layer(AuthLayer::new(authenticator))
+            .into_inner();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new calls, draining in-flight ones");
+            let _ = stopping_tx.send(());
+        };
+        let serve = Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(layers)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(audit_service)
+            .serve_with_incoming_shutdown(incoming, signal);
+        tracing::info!(address = %local_addr, "serving audit.v1.AuditService");
+
+        let grace = settings.shutdown_grace;
+        let grace_expired = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let outcome = tokio::select! {
+            served = serve => served.map_err(StartupError::from),
+            _ = grace_expired => {
+                tracing::warn!(grace = ?grace, "grace period over: dropping calls still in flight");
+                Ok(())
+            }
+        };
+        health_task.abort();
+        outcome
+    }
+}
+
+/// Reports SERVING only while the database answers.
+async fn watch_database(store: AuditStore, reporter: HealthReporter, interval: Duration) {
+    let mut last = None;
+    loop {
+        let healthy = matches!(
+            tokio::time::timeout(Duration::from_secs(2), store.ping()).await,
+            Ok(Ok(()))
+        );
+        let status = if healthy {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(healthy) {
+            if healthy {
+                tracing::info!("database reachable: health SERVING");
+            } else {
+                tracing::warn!("database unreachable: health NOT_SERVING");
+            }
+            last = Some(healthy);
+        }
+        reporter.set_service_status("", status).await;
+        reporter
+            .set_service_status("audit.v1.AuditService", status)
+            .await;
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -1,0 +1,163 @@
+//! Command-line flags with environment fallbacks, and the settings the
+//! application is built from.
+
+use crate::auth::{AuthError, JwtSecret};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The embedded default: a SQLite file beside the server, so the first start
+/// needs no database server.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/audit.db?mode=rwc";
+
+#[derive(Debug, Parser)]
+#[command(name = "audit-server", version, about = "The audit-log gRPC service")]
+pub struct Cli {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serves the gRPC API (the default when no command is given).
+    Serve,
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Prints a JWT signed with the configured secret, alone on stdout.
+    Token(TokenArgs),
+    /// Manages API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The tenant whose trail the token reaches.
+    #[arg(long)]
+    pub tenant: String,
+    /// Space-separated scopes: audit:read audit:append audit:write audit:admin.
+    #[arg(long)]
+    pub scope: String,
+    /// How long the token is valid, e.g. 30s, 15m, 1h.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// The token's subject, recorded as the actor of deletions.
+    #[arg(long, default_value = "operator")]
+    pub subject: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Creates a key and prints it once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        scope: String,
+        /// A name to recognise the key by in `api-key list`.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Lists keys (never their secrets).
+    List,
+    /// Revokes a key at once.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to serve gRPC on.
+    #[arg(
+        long,
+        env = "AUDIT_LISTEN",
+        default_value = "127.0.0.1:50051",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Postgres (`postgres://…`) or SQLite (`sqlite://…`) URL.
+    #[arg(long, env = "AUDIT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// HS256 secret for JWTs and page tokens; at least 32 bytes off loopback.
+    #[arg(long, env = "AUDIT_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key (Ed25519 or RSA) also accepted for JWTs.
+    #[arg(long, env = "AUDIT_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Where the dev secret lives when no secret is given.
+    #[arg(long, env = "AUDIT_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Largest request or response message, in bytes.
+    #[arg(long, env = "AUDIT_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub max_message_bytes: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    #[arg(
+        long,
+        env = "AUDIT_MAX_CONCURRENT_STREAMS",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_concurrent_streams: u32,
+    /// How long in-flight calls may take to finish after SIGINT or SIGTERM.
+    #[arg(long, env = "AUDIT_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_grace: Duration,
+}
+
+/// Limits on what one client may ask of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_concurrent_streams: 256,
+        }
+    }
+}
+
+/// Everything [`crate::app::Application::build`] needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub jwt_secret: JwtSecret,
+    pub jwt_public_key: Option<Vec<u8>>,
+    pub limits: Limits,
+    pub shutdown_grace: Duration,
+    /// How often health checks the database.
+    pub health_interval: Duration,
+}
+
+impl ServerArgs {
+    /// Resolves the secret and reads key files; fails with one clear line.
+    pub fn settings(&self) -> Result<Settings, AuthError> {
+        let jwt_secret = JwtSecret::resolve(self.jwt_secret.clone(), &self.data_dir, self.listen)?;
+        let jwt_public_key = match &self.jwt_public_key {
+            Some(path) => Some(std::fs::read(path).map_err(|error| {
+                AuthError::Config(format!(
+                    "cannot read --jwt-public-key {}: {error}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        Ok(Settings {
+            listen: self.listen,
+            database_url: self.database_url.clone(),
+            jwt_secret,
+            jwt_public_key,
+            limits: Limits {
+                max_message_bytes: self.max_message_bytes,
+                max_concurrent_streams: self.max_concurrent_streams,
+            },
+            shutdown_grace: self.shutdown_grace,
+            health_interval: Duration::from_secs(5),
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! One audit-log entry as the service stores and returns it.
+
+use super::{ActorType, Micros, Outcome};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// Who performed an action.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Actor {
+    pub id: String,
+    pub kind: ActorType,
+    pub name: String,
+    pub email: String,
+}
+
+/// What the action was performed on; all empty when there was no target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl Target {
+    /// Returns true when the event named no target at all.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_empty() && self.id.is_empty() && self.name.is_empty()
+    }
+}
+
+/// The HTTP request that carried the action.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub status_code: i32,
+}
+
+/// A validated entry: built by the RPC layer from an `AuditLogInput`, or read
+/// back by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditLogEntry {
+    /// UUIDv7, so ids sort by creation time on every backend.
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub occurred_at: Micros,
+    pub received_at: Micros,
+    pub action: String,
+    pub actor: Actor,
+    pub target: Target,
+    pub result: Outcome,
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: String,
+    pub request: RequestInfo,
+    /// A JSON object, or `Null` when the producer sent no metadata.
+    pub metadata: serde_json::Value,
+    pub request_id: String,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the input exactly as the producer sent it (before defaults
+    /// such as `occurred_at` were filled in), so a retry can be recognised.
+    /// Only set when `idempotency_key` is.
+    pub fingerprint: Option<Vec<u8>>,
+}

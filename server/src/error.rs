@@ -1,0 +1,94 @@
+//! The service's error type and its one mapping to `tonic::Status`.
+//!
+//! Clients see a code and a message that names what to fix; internal causes
+//! (SQL text, driver errors) go to the log only.
+
+use crate::store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One field of a request that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path in the request, e.g. `entries[3].action`.
+    pub field: String,
+    pub description: String,
+}
+
+/// Everything an RPC can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("invalid request: {}", describe_violations(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("audit log {0} not found")]
+    NotFound(String),
+    #[error("idempotency key {key:?} is already stored with different content")]
+    IdempotencyConflict { key: String },
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("the audit store is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AuditError {
+    /// Returns an INVALID_ARGUMENT error for a single field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        AuditError::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+}
+
+fn describe_violations(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<StoreError> for AuditError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(id) => AuditError::NotFound(id),
+            StoreError::IdempotencyConflict { key } => AuditError::IdempotencyConflict { key },
+            StoreError::Unavailable(cause) => AuditError::Unavailable(cause),
+            StoreError::Internal(cause) => AuditError::Internal(cause),
+        }
+    }
+}
+
+impl From<AuditError> for Status {
+    fn from(error: AuditError) -> Self {
+        let message = error.to_string();
+        match error {
+            AuditError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for violation in &violations {
+                    details.add_bad_request_violation(&violation.field, &violation.description);
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            AuditError::Unauthenticated(_) => Status::unauthenticated(message),
+            AuditError::PermissionDenied(_) => Status::permission_denied(message),
+            AuditError::NotFound(_) => Status::not_found(message),
+            AuditError::IdempotencyConflict { .. } => Status::already_exists(message),
+            AuditError::ResourceExhausted(_) => Status::resource_exhausted(message),
+            AuditError::Unavailable(cause) => {
+                tracing::warn!(%cause, "audit store unavailable");
+                Status::unavailable(message)
+            }
+            AuditError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Status::internal(message)
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The audit-log service: stores and serves who did what, to what, when,
+//! from where and with what result, over gRPC.
+//!
+//! # Layout
+//! - [`config`]: command-line flags with environment fallbacks.
+//! - [`telemetry`]: the tracing subscriber, with OpenTelemetry when configured.
+//! - [`app`]: [`app::Application`] binds, serves and shuts down.
+//! - [`auth`]: bearer tokens (JWT or API key) become a [`auth::Caller`].
+//! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
+//! - [`domain`]: validated entries, filters, cursors and stats.
+//! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
+//! - [`error`]: the service's error type, mapped once to `tonic::Status`.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod rpc;
+mod rpc_trace;
+pub mod store;
+pub mod telemetry;

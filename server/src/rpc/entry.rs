@@ -1,0 +1,244 @@
+//! `AuditLogInput` → validated [`AuditLogEntry`], and [`AuditLogEntry`] →
+//! `AuditLog`.
+
+use super::json::{json_to_struct, struct_to_json};
+use super::timestamp::{from_micros, to_micros};
+use super::violations::Violations;
+use crate::domain::{Actor, ActorType, AuditLogEntry, Micros, Outcome, RequestInfo, Target};
+use audit_proto as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// Longest action name, in bytes.
+pub const MAX_ACTION_BYTES: usize = 256;
+/// Largest metadata, as encoded on the wire.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Longest identifier-like field (ids, names, emails, keys).
+const MAX_FIELD_BYTES: usize = 1024;
+/// Longest user agent or request path.
+const MAX_TEXT_BYTES: usize = 4096;
+
+/// Validates one input; violations are named `{path}.{field}`.
+pub fn decode_entry(
+    path: &str,
+    input: &pb::AuditLogInput,
+    tenant_id: &str,
+    received_at: Micros,
+    violations: &mut Violations,
+) -> Option<AuditLogEntry> {
+    let before = violations.len();
+    check_action(&format!("{path}.action"), &input.action, violations);
+
+    let occurred_at = match &input.occurred_at {
+        None => received_at,
+        Some(timestamp) => to_micros(timestamp).unwrap_or_else(|| {
+            violations.add(
+                format!("{path}.occurred_at"),
+                "must be a valid timestamp between years 1 and 9999",
+            );
+            0
+        }),
+    };
+
+    let actor = input.actor.clone().unwrap_or_default();
+    let actor_kind = ActorType::try_from(actor.r#type).unwrap_or_else(|_| {
+        violations.add(
+            format!("{path}.actor.type"),
+            format!("unknown ActorType value {}", actor.r#type),
+        );
+        ActorType::Unspecified
+    });
+    for (field, value) in [
+        ("id", &actor.id),
+        ("name", &actor.name),
+        ("email", &actor.email),
+    ] {
+        violations.check_len(format!("{path}.actor.{field}"), value, MAX_FIELD_BYTES);
+    }
+
+    let target = input.target.clone().unwrap_or_default();
+    for (field, value) in [
+        ("type", &target.r#type),
+        ("id", &target.id),
+        ("name", &target.name),
+    ] {
+        violations.check_len(format!("{path}.target.{field}"), value, MAX_FIELD_BYTES);
+    }
+
+    let result = Outcome::try_from(input.result).unwrap_or_else(|_| {
+        violations.add(
+            format!("{path}.result"),
+            format!("unknown Result value {}", input.result),
+        );
+        Outcome::Unspecified
+    });
+
+    let client_ip = if input.client_ip.is_empty() {
+        None
+    } else {
+        input
+            .client_ip
+            .parse::<IpAddr>()
+            .map(Some)
+            .unwrap_or_else(|_| {
+                violations.add(
+                    format!("{path}.client_ip"),
+                    "must be an IPv4 or IPv6 address",
+                );
+                None
+            })
+    };
+    violations.check_len(
+        format!("{path}.user_agent"),
+        &input.user_agent,
+        MAX_TEXT_BYTES,
+    );
+
+    let request = input.request.clone().unwrap_or_default();
+    violations.check_len(
+        format!("{path}.request.method"),
+        &request.method,
+        MAX_FIELD_BYTES,
+    );
+    violations.check_len(
+        format!("{path}.request.path"),
+        &request.path,
+        MAX_TEXT_BYTES,
+    );
+    if request.status_code != 0 && !(100..=599).contains(&request.status_code) {
+        violations.add(
+            format!("{path}.request.status_code"),
+            "must be 0 or an HTTP status from 100 to 599",
+        );
+    }
+
+    let metadata = match &input.metadata {
+        None => serde_json::Value::Null,
+        Some(fields) => {
+            let size = fields.encoded_len();
+            if size > MAX_METADATA_BYTES {
+                violations.add(
+                    format!("{path}.metadata"),
+                    format!("must be at most {MAX_METADATA_BYTES} bytes encoded, got {size}"),
+                );
+            }
+            struct_to_json(fields).unwrap_or_else(|| {
+                violations.add(format!("{path}.metadata"), "numbers must be finite");
+                serde_json::Value::Null
+            })
+        }
+    };
+    violations.check_len(
+        format!("{path}.request_id"),
+        &input.request_id,
+        MAX_FIELD_BYTES,
+    );
+    violations.check_len(
+        format!("{path}.idempotency_key"),
+        &input.idempotency_key,
+        MAX_FIELD_BYTES,
+    );
+
+    if violations.len() != before {
+        return None;
+    }
+    let idempotency_key = Some(input.idempotency_key.clone()).filter(|key| !key.is_empty());
+    // The fingerprint covers the input as sent, so a retry that again omits
+    // occurred_at matches although the defaulted time differs.
+    let fingerprint = idempotency_key
+        .as_ref()
+        .map(|_| Sha256::digest(input.encode_to_vec()).to_vec());
+    Some(AuditLogEntry {
+        id: Uuid::now_v7(),
+        tenant_id: tenant_id.to_owned(),
+        occurred_at,
+        received_at,
+        action: input.action.clone(),
+        actor: Actor {
+            id: actor.id,
+            kind: actor_kind,
+            name: actor.name,
+            email: actor.email,
+        },
+        target: Target {
+            kind: target.r#type,
+            id: target.id,
+            name: target.name,
+        },
+        result,
+        client_ip,
+        user_agent: input.user_agent.clone(),
+        request: RequestInfo {
+            method: request.method,
+            path: request.path,
+            status_code: request.status_code,
+        },
+        metadata,
+        request_id: input.request_id.clone(),
+        idempotency_key,
+        fingerprint,
+    })
+}
+
+/// Checks an action name: dotted words, no spaces, no `*` (which filters
+/// reserve for prefixes).
+fn check_action(field: &str, action: &str, violations: &mut Violations) {
+    if action.is_empty() {
+        violations.add(field, "is required, e.g. user.login");
+    } else if action.len() > MAX_ACTION_BYTES {
+        violations.add(
+            field,
+            format!(
+                "must be at most {MAX_ACTION_BYTES} bytes, got {}",
+                action.len()
+            ),
+        );
+    } else if action
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '*')
+    {
+        violations.add(
+            field,
+            "must not contain whitespace, control characters or '*'",
+        );
+    }
+}
+
+/// Encodes a stored entry for the wire.
+pub fn encode_entry(entry: AuditLogEntry) -> pb::AuditLog {
+    let target = (!entry.target.is_empty()).then_some(pb::Target {
+        r#type: entry.target.kind,
+        id: entry.target.id,
+        name: entry.target.name,
+    });
+    let request = entry.request;
+    let has_request =
+        !request.method.is_empty() || !request.path.is_empty() || request.status_code != 0;
+    pb::AuditLog {
+        id: entry.id.to_string(),
+        tenant_id: entry.tenant_id,
+        occurred_at: Some(from_micros(entry.occurred_at)),
+        received_at: Some(from_micros(entry.received_at)),
+        action: entry.action,
+        actor: Some(pb::Actor {
+            id: entry.actor.id,
+            r#type: entry.actor.kind as i32,
+            name: entry.actor.name,
+            email: entry.actor.email,
+        }),
+        target,
+        result: entry.result as i32,
+        client_ip: entry.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        user_agent: entry.user_agent,
+        request: has_request.then_some(pb::RequestInfo {
+            method: request.method,
+            path: request.path,
+            status_code: request.status_code,
+        }),
+        metadata: json_to_struct(&entry.metadata),
+        request_id: entry.request_id,
+        idempotency_key: entry.idempotency_key.unwrap_or_default(),
+    }
+}

@@ -1,0 +1,131 @@
+//! `AuditLogFilter` → validated [`AuditLogFilter`](crate::domain::AuditLogFilter),
+//! with the caller's tenant applied.
+
+use super::timestamp::to_micros;
+use super::violations::Violations;
+use crate::auth::Caller;
+use crate::domain::{ActionMatch, ActorType, AuditLogFilter, IpRange, Outcome, TenantScope};
+use crate::error::AuditError;
+use audit_proto as pb;
+
+/// Decodes a filter; `path` prefixes field names in violations (`filter.`).
+///
+/// The tenant comes from the token: only an admin may name another tenant
+/// or, by naming none, look at every tenant.
+pub fn decode_filter(
+    path: &str,
+    filter: &pb::AuditLogFilter,
+    caller: &Caller,
+) -> Result<AuditLogFilter, AuditError> {
+    let scope = tenant_scope(filter, caller)?;
+    let mut violations = Violations::default();
+    let text = |value: &String| (!value.is_empty()).then(|| value.clone());
+
+    let actor_type = match ActorType::try_from(filter.actor_type) {
+        Ok(ActorType::Unspecified) => None,
+        Ok(kind) => Some(kind),
+        Err(_) => {
+            violations.add(
+                format!("{path}actor_type"),
+                format!("unknown ActorType value {}", filter.actor_type),
+            );
+            None
+        }
+    };
+    let result = match Outcome::try_from(filter.result) {
+        Ok(Outcome::Unspecified) => None,
+        Ok(outcome) => Some(outcome),
+        Err(_) => {
+            violations.add(
+                format!("{path}result"),
+                format!("unknown Result value {}", filter.result),
+            );
+            None
+        }
+    };
+    let action = decode_action(&format!("{path}action"), &filter.action, &mut violations);
+    let client_ip = if filter.client_ip.is_empty() {
+        None
+    } else {
+        IpRange::parse(&filter.client_ip).or_else(|| {
+            violations.add(
+                format!("{path}client_ip"),
+                "must be an IP address or a CIDR block such as 10.0.0.0/8",
+            );
+            None
+        })
+    };
+    let mut time = |field: &str, value: &Option<prost_types::Timestamp>| {
+        value.as_ref().and_then(|timestamp| {
+            to_micros(timestamp).or_else(|| {
+                violations.add(
+                    format!("{path}{field}"),
+                    "must be a valid timestamp between years 1 and 9999",
+                );
+                None
+            })
+        })
+    };
+    let start_time = time("start_time", &filter.start_time);
+    let end_time = time("end_time", &filter.end_time);
+    if let (Some(start), Some(end)) = (start_time, end_time)
+        && start >= end
+    {
+        violations.add(format!("{path}start_time"), "must be before end_time");
+    }
+
+    violations.into_result(AuditLogFilter {
+        scope,
+        actor_id: text(&filter.actor_id),
+        actor_email: text(&filter.actor_email),
+        actor_type,
+        action,
+        target_type: text(&filter.target_type),
+        target_id: text(&filter.target_id),
+        result,
+        client_ip,
+        start_time,
+        end_time,
+    })
+}
+
+fn tenant_scope(filter: &pb::AuditLogFilter, caller: &Caller) -> Result<TenantScope, AuditError> {
+    if caller.is_admin() {
+        return Ok(if filter.tenant_id.is_empty() {
+            TenantScope::All
+        } else {
+            TenantScope::One(filter.tenant_id.clone())
+        });
+    }
+    if filter.tenant_id.is_empty() || filter.tenant_id == caller.tenant_id {
+        Ok(TenantScope::One(caller.tenant_id.clone()))
+    } else {
+        Err(AuditError::PermissionDenied(
+            "filter.tenant_id: only audit:admin may read another tenant".into(),
+        ))
+    }
+}
+
+/// `user.login` matches exactly; `user.*` matches every action starting with
+/// `user.`; a lone `*` matches everything.
+fn decode_action(field: &str, action: &str, violations: &mut Violations) -> Option<ActionMatch> {
+    if action.is_empty() || action == "*" {
+        return None;
+    }
+    let (stem, is_prefix) = match action.strip_suffix('*') {
+        Some(stem) => (stem, true),
+        None => (action, false),
+    };
+    if stem.contains('*') || stem.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        violations.add(
+            field,
+            "must be an action, or a prefix ending in a single '*' such as user.*",
+        );
+        return None;
+    }
+    Some(if is_prefix {
+        ActionMatch::Prefix(stem.to_owned())
+    } else {
+        ActionMatch::Exact(stem.to_owned())
+    })
+}

@@ -1,0 +1,265 @@
+//! ListAuditLogs: streams matching entries page by page straight from the
+//! database (keyset pagination, never the whole result in memory), with a
+//! resumable token on every message.
+
+use super::AuditRpc;
+use super::entry::encode_entry;
+use super::filter::decode_filter;
+use super::page_token::{PageTokenError, PageTokenKey, QueryBinding};
+use super::violations::Violations;
+use crate::auth::{Scope, caller};
+use crate::domain::{AuditLogFilter, Cursor, ListOrder, TenantScope};
+use crate::error::AuditError;
+use crate::store::AuditStore;
+use audit_proto as pb;
+use prost::Message;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Status};
+use tracing::Instrument;
+
+pub type ListStream = ReceiverStream<Result<pb::ListAuditLogsResponse, Status>>;
+
+const DEFAULT_PAGE_SIZE: u64 = 100;
+const MAX_PAGE_SIZE: u64 = 1000;
+
+/// A validated List request.
+struct ListPlan {
+    filter: AuditLogFilter,
+    order: ListOrder,
+    page_size: u64,
+    limit: Option<u64>,
+    after: Option<Cursor>,
+    include_total_count: bool,
+    binding: QueryBinding,
+}
+
+pub async fn list(
+    rpc: &AuditRpc,
+    request: Request<pb::ListAuditLogsRequest>,
+) -> Result<ListStream, AuditError> {
+    let caller = caller(&request)?;
+    caller.require(Scope::Read)?;
+    let deadline = grpc_deadline(request.metadata());
+    let body = request.get_ref();
+    let filter = decode_filter("filter.", &body.filter.clone().unwrap_or_default(), caller);
+    let plan = plan(body, filter, &rpc.page_tokens)?;
+
+    // A small channel: the producer runs at most a page or two ahead of the
+    // client, so a slow reader holds back the database, not server memory.
+    let (sender, receiver) = mpsc::channel(2);
+    let producer = stream_pages(
+        rpc.store.clone(),
+        rpc.page_tokens.clone(),
+        plan,
+        deadline,
+        sender,
+    );
+    tokio::spawn(producer.instrument(tracing::Span::current()));
+    Ok(ReceiverStream::new(receiver))
+}
+
+/// Validates the paging fields; violations of the filter and of paging are
+/// reported together.
+fn plan(
+    body: &pb::ListAuditLogsRequest,
+    filter: Result<AuditLogFilter, AuditError>,
+    keys: &PageTokenKey,
+) -> Result<ListPlan, AuditError> {
+    let mut violations = Violations::default();
+    let filter = match filter {
+        Ok(filter) => Some(filter),
+        Err(AuditError::InvalidArgument(filter_violations)) => {
+            for violation in filter_violations {
+                violations.add(violation.field, violation.description);
+            }
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let order = match pb::SortOrder::try_from(body.order) {
+        Ok(pb::SortOrder::Unspecified | pb::SortOrder::NewestFirst) => ListOrder::NewestFirst,
+        Ok(pb::SortOrder::OldestFirst) => ListOrder::OldestFirst,
+        Err(_) => {
+            violations.add("order", format!("unknown SortOrder value {}", body.order));
+            ListOrder::NewestFirst
+        }
+    };
+    let page_size = match body.page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        size if (1..=MAX_PAGE_SIZE as i32).contains(&size) => size as u64,
+        size => {
+            violations.add(
+                "page_size",
+                format!("must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
+            );
+            DEFAULT_PAGE_SIZE
+        }
+    };
+    let limit = match body.limit {
+        0 => None,
+        limit if limit > 0 => Some(limit as u64),
+        limit => {
+            violations.add(
+                "limit",
+                format!("must be 0 (no limit) or positive, got {limit}"),
+            );
+            None
+        }
+    };
+    // A token is checked only against a valid filter.
+    let Some(filter) = filter else {
+        return Err(violations.into_error());
+    };
+    let binding = binding(&filter, body.filter.clone().unwrap_or_default());
+    let after = if body.page_token.is_empty() {
+        None
+    } else {
+        match keys.open(&body.page_token, &binding, order) {
+            Ok(cursor) => Some(cursor),
+            Err(PageTokenError::Malformed) => {
+                violations.add("page_token", "is malformed or was altered");
+                None
+            }
+            Err(PageTokenError::OtherQuery) => {
+                violations.add(
+                    "page_token",
+                    "was issued for another filter or order; send the same ones",
+                );
+                None
+            }
+        }
+    };
+    violations.into_result(ListPlan {
+        filter,
+        order,
+        page_size,
+        limit,
+        after,
+        include_total_count: body.include_total_count,
+        binding,
+    })
+}
+
+/// Binds a token to the effective tenant scope and the filter as sent, with
+/// the tenant field cleared (the scope already says which tenants).
+fn binding(filter: &AuditLogFilter, mut sent: pb::AuditLogFilter) -> QueryBinding {
+    sent.tenant_id.clear();
+    let scope = match &filter.scope {
+        TenantScope::One(tenant) => tenant.as_str(),
+        TenantScope::All => "",
+    };
+    QueryBinding::new(scope, &sent.encode_to_vec())
+}
+
+/// Reads pages and sends them until the result, the limit, the deadline or
+/// the client runs out.
+async fn stream_pages(
+    store: AuditStore,
+    keys: PageTokenKey,
+    plan: ListPlan,
+    deadline: Option<Instant>,
+    sender: mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>,
+) {
+    let mut total_count = None;
+    if plan.include_total_count {
+        match bounded(&sender, deadline, store.count(&plan.filter)).await {
+            Some(Ok(count)) => total_count = Some(count),
+            Some(Err(error)) => return fail(&sender, error.into()).await,
+            None => return,
+        }
+    }
+    let mut after = plan.after;
+    let mut remaining = plan.limit;
+    loop {
+        let wanted = remaining.map_or(plan.page_size, |left| left.min(plan.page_size));
+        // One row more than wanted says whether another page follows, so the
+        // last message carries an empty token instead of a dead end.
+        let page = store.list_page(&plan.filter, plan.order, after, wanted + 1);
+        let mut entries = match bounded(&sender, deadline, page).await {
+            Some(Ok(entries)) => entries,
+            Some(Err(error)) => return fail(&sender, error.into()).await,
+            None => return,
+        };
+        let more = entries.len() as u64 > wanted;
+        entries.truncate(wanted as usize);
+        after = entries
+            .last()
+            .map(|last| Cursor {
+                occurred_at: last.occurred_at,
+                id: last.id,
+            })
+            .or(after);
+        remaining = remaining.map(|left| left - entries.len() as u64);
+        let next_page_token = match (more, after) {
+            (true, Some(cursor)) => keys.issue(&plan.binding, plan.order, cursor),
+            _ => String::new(),
+        };
+        let message = pb::ListAuditLogsResponse {
+            audit_logs: entries.into_iter().map(encode_entry).collect(),
+            next_page_token,
+            total_count: total_count.take(),
+        };
+        if sender.send(Ok(message)).await.is_err() {
+            tracing::debug!("list client went away");
+            return;
+        }
+        if !more || remaining == Some(0) {
+            tracing::Span::current().record("grpc.code", tonic::Code::Ok as i32);
+            return;
+        }
+    }
+}
+
+/// Runs one database step unless the client leaves or the deadline passes
+/// first; dropping the query future cancels it and frees its connection.
+async fn bounded<T>(
+    sender: &mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>,
+    deadline: Option<Instant>,
+    step: impl Future<Output = T>,
+) -> Option<T> {
+    let expiry = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        output = step => Some(output),
+        _ = sender.closed() => {
+            tracing::debug!("list client went away during a query");
+            None
+        }
+        _ = expiry => {
+            let _ = sender.try_send(Err(Status::deadline_exceeded("deadline exceeded while listing")));
+            tracing::Span::current().record("grpc.code", tonic::Code::DeadlineExceeded as i32);
+            None
+        }
+    }
+}
+
+async fn fail(sender: &mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>, error: AuditError) {
+    let status = Status::from(error);
+    tracing::Span::current().record("grpc.code", status.code() as i32);
+    let _ = sender.send(Err(status)).await;
+}
+
+/// Reads the client's `grpc-timeout` header (e.g. `500m`, `3S`): tonic
+/// enforces it until the stream starts, the producer after that.
+fn grpc_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<Instant> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    Instant::now().checked_add(timeout)
+}

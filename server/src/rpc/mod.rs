@@ -1,0 +1,95 @@
+//! The `AuditService` implementation: one file per RPC, each a thin step of
+//! decode and validate, call the store, encode.
+
+mod append;
+mod delete;
+mod describe;
+mod entry;
+mod filter;
+mod get;
+mod json;
+mod list;
+mod page_token;
+mod stats;
+mod timestamp;
+mod violations;
+
+pub use page_token::PageTokenKey;
+
+use crate::error::AuditError;
+use crate::store::AuditStore;
+use audit_proto as pb;
+use audit_proto::audit_service_server::AuditService;
+use tonic::{Request, Response, Status};
+
+/// The service behind every `audit.v1.AuditService` RPC.
+#[derive(Clone)]
+pub struct AuditRpc {
+    store: AuditStore,
+    page_tokens: PageTokenKey,
+}
+
+impl AuditRpc {
+    pub fn new(store: AuditStore, page_tokens: PageTokenKey) -> Self {
+        Self { store, page_tokens }
+    }
+}
+
+/// Maps a handler's outcome to its status and records the code on the
+/// RPC's span.
+fn respond<T>(result: Result<T, AuditError>) -> Result<Response<T>, Status> {
+    let result = result.map(Response::new).map_err(Status::from);
+    let code = match &result {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    };
+    tracing::Span::current().record("grpc.code", code as i32);
+    result
+}
+
+#[tonic::async_trait]
+impl AuditService for AuditRpc {
+    async fn append_audit_logs(
+        &self,
+        request: Request<pb::AppendAuditLogsRequest>,
+    ) -> Result<Response<pb::AppendAuditLogsResponse>, Status> {
+        respond(append::append(self, request).await)
+    }
+
+    type ListAuditLogsStream = list::ListStream;
+
+    async fn list_audit_logs(
+        &self,
+        request: Request<pb::ListAuditLogsRequest>,
+    ) -> Result<Response<Self::ListAuditLogsStream>, Status> {
+        respond(list::list(self, request).await)
+    }
+
+    async fn get_audit_log(
+        &self,
+        request: Request<pb::GetAuditLogRequest>,
+    ) -> Result<Response<pb::AuditLog>, Status> {
+        respond(get::get(self, request).await)
+    }
+
+    async fn delete_audit_log(
+        &self,
+        request: Request<pb::DeleteAuditLogRequest>,
+    ) -> Result<Response<pb::DeleteAuditLogResponse>, Status> {
+        respond(delete::delete(self, request).await)
+    }
+
+    async fn get_audit_stats(
+        &self,
+        request: Request<pb::GetAuditStatsRequest>,
+    ) -> Result<Response<pb::AuditStats>, Status> {
+        respond(stats::stats(self, request).await)
+    }
+
+    async fn describe_filters(
+        &self,
+        request: Request<pb::DescribeFiltersRequest>,
+    ) -> Result<Response<pb::FilterMetadata>, Status> {
+        respond(describe::describe(self, request).await)
+    }
+}

@@ -1,0 +1,47 @@
+//! Collects every field violation of a request, so one reply names all of
+//! them rather than the first.
+
+use crate::error::{AuditError, FieldViolation};
+
+/// Field violations gathered while decoding one request.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records that `field` is wrong, saying how.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Returns `value`, or INVALID_ARGUMENT naming every recorded field.
+    pub fn into_result<T>(self, value: T) -> Result<T, AuditError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(AuditError::InvalidArgument(self.0))
+        }
+    }
+
+    /// Returns INVALID_ARGUMENT naming every recorded field.
+    pub fn into_error(self) -> AuditError {
+        AuditError::InvalidArgument(self.0)
+    }
+
+    /// Returns how many violations were recorded so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Checks a free-text field's length, in bytes as stored.
+    pub fn check_len(&mut self, field: impl Into<String>, value: &str, max_bytes: usize) {
+        if value.len() > max_bytes {
+            self.add(
+                field,
+                format!("must be at most {max_bytes} bytes, got {}", value.len()),
+            );
+        }
+    }
+}

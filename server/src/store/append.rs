@@ -1,0 +1,169 @@
+//! Appending a batch: idempotency-key resolution, the tenant upsert and one
+//! multi-row INSERT, all in one transaction.
+
+use super::entity::{audit_log, audit_tenant};
+use super::error::is_unique_violation;
+use super::rows::entry_to_model;
+use super::{AuditStore, StoreError};
+use crate::domain::{AuditLogEntry, now_micros};
+use sea_orm::{
+    ActiveValue, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
+};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use uuid::Uuid;
+
+/// Rows per INSERT statement. 24 columns x 1000 rows = 24,000 bind
+/// parameters: under SQLite's 32,766 and Postgres' 65,535. A request holds at
+/// most 1000 entries, so this is one statement in practice.
+const INSERT_CHUNK_ROWS: usize = 1000;
+
+/// Idempotency keys per lookup statement (one bind parameter each).
+const LOOKUP_CHUNK_KEYS: usize = 1000;
+
+/// How one attempt ended, short of a database error.
+enum Attempt {
+    Stored(Vec<Uuid>),
+    Conflict(String),
+}
+
+/// The id and fingerprint stored (or about to be) under an idempotency key.
+struct Keyed {
+    id: Uuid,
+    fingerprint: Option<Vec<u8>>,
+}
+
+impl AuditStore {
+    /// Stores a batch atomically and returns the ids in input order. An
+    /// entry whose idempotency key is already stored with the same
+    /// fingerprint (or appears earlier in the batch) resolves to the stored
+    /// id and is not inserted again; with another fingerprint the whole batch
+    /// fails with `IdempotencyConflict`.
+    pub async fn append(
+        &self,
+        tenant_id: &str,
+        entries: Vec<AuditLogEntry>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        if let Some(stray) = entries.iter().find(|entry| entry.tenant_id != tenant_id) {
+            return Err(StoreError::Internal(format!(
+                "append for tenant {tenant_id:?} got an entry of tenant {:?}",
+                stray.tenant_id
+            )));
+        }
+        let attempt = match self.append_once(tenant_id, &entries).await {
+            // A concurrent append inserted one of our keys between our lookup
+            // and our insert (Postgres, READ COMMITTED). Its row is committed
+            // by the time the violation is reported, so a second attempt finds
+            // it and resolves to its id (or a conflict).
+            Err(error) if is_unique_violation(&error) => {
+                tracing::debug!(%error, tenant_id, "idempotency key raced; retrying the append");
+                self.append_once(tenant_id, &entries).await?
+            }
+            other => other?,
+        };
+        match attempt {
+            Attempt::Stored(ids) => Ok(ids),
+            Attempt::Conflict(key) => Err(StoreError::IdempotencyConflict { key }),
+        }
+    }
+
+    async fn append_once(
+        &self,
+        tenant_id: &str,
+        entries: &[AuditLogEntry],
+    ) -> Result<Attempt, DbErr> {
+        let txn = self.begin_write().await?;
+        upsert_tenant(&txn, tenant_id).await?;
+
+        let mut keyed = stored_keys(&txn, tenant_id, entries).await?;
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some(key) = &entry.idempotency_key else {
+                ids.push(entry.id);
+                rows.push(entry_to_model(entry));
+                continue;
+            };
+            match keyed.entry(key.clone()) {
+                Entry::Occupied(known) => {
+                    if known.get().fingerprint != entry.fingerprint {
+                        // Dropping the transaction rolls it back.
+                        return Ok(Attempt::Conflict(key.clone()));
+                    }
+                    ids.push(known.get().id);
+                }
+                Entry::Vacant(vacant) => {
+                    vacant.insert(Keyed {
+                        id: entry.id,
+                        fingerprint: entry.fingerprint.clone(),
+                    });
+                    ids.push(entry.id);
+                    rows.push(entry_to_model(entry));
+                }
+            }
+        }
+
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<audit_log::ActiveModel> = rows
+                .by_ref()
+                .take(INSERT_CHUNK_ROWS)
+                .map(IntoActiveModel::into_active_model)
+                .collect();
+            audit_log::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(Attempt::Stored(ids))
+    }
+}
+
+/// Records that the tenant has entries; a no-op when it already has.
+async fn upsert_tenant(txn: &DatabaseTransaction, tenant_id: &str) -> Result<(), DbErr> {
+    let tenant = audit_tenant::ActiveModel {
+        tenant_id: ActiveValue::Set(tenant_id.to_owned()),
+        created_at: ActiveValue::Set(now_micros()),
+    };
+    audit_tenant::Entity::insert(tenant)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Returns the stored id and fingerprint of every idempotency key the batch
+/// carries that the tenant already has.
+async fn stored_keys(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    entries: &[AuditLogEntry],
+) -> Result<HashMap<String, Keyed>, DbErr> {
+    let mut keys: Vec<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.idempotency_key.as_deref())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+
+    let mut stored = HashMap::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK_KEYS) {
+        let rows: Vec<(Option<String>, Uuid, Option<Vec<u8>>)> = audit_log::Entity::find()
+            .select_only()
+            .column(audit_log::Column::IdempotencyKey)
+            .column(audit_log::Column::Id)
+            .column(audit_log::Column::IdempotencyFingerprint)
+            .filter(audit_log::Column::TenantId.eq(tenant_id))
+            .filter(audit_log::Column::IdempotencyKey.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (key, id, fingerprint) in rows {
+            if let Some(key) = key {
+                stored.insert(key, Keyed { id, fingerprint });
+            }
+        }
+    }
+    Ok(stored)
+}

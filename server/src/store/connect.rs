@@ -1,0 +1,81 @@
+//! Connection pools: sizes, timeouts and the SQLite file options.
+
+use super::StoreError;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per Postgres pool: enough for a few concurrent RPCs on a
+/// 2-core machine without crowding the server's max_connections.
+const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+/// Connections per SQLite pool: readers run in parallel under WAL; writers
+/// queue on the file lock anyway.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// How long a request waits for a pooled connection before it fails as
+/// UNAVAILABLE.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a SQLite writer waits for another writer's lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the pool for a `postgres://` or `sqlite:` URL.
+pub(crate) async fn connect(database_url: &str) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(database_url.to_owned());
+    options
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Statement logging at INFO would log every query; sea-orm's tracing
+        // spans remain.
+        .sqlx_logging(false);
+
+    if database_url.starts_with("sqlite:") {
+        let in_memory = is_in_memory(database_url);
+        if !in_memory {
+            create_parent_dir(database_url)?;
+        }
+        options.map_sqlx_sqlite_opts(move |sqlite| {
+            let sqlite = sqlite
+                .create_if_missing(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            if in_memory {
+                sqlite
+            } else {
+                sqlite.journal_mode(SqliteJournalMode::Wal)
+            }
+        });
+        if in_memory {
+            // An in-memory database lives as long as its connections: keep
+            // exactly one, forever.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            options.max_connections(SQLITE_MAX_CONNECTIONS);
+        }
+    } else {
+        options
+            .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .set_application_name("audit-server");
+    }
+    Ok(Database::connect(options).await?)
+}
+
+fn is_in_memory(database_url: &str) -> bool {
+    database_url.contains(":memory:") || database_url.contains("mode=memory")
+}
+
+/// Creates the directory of a SQLite database file, so `sqlite://data/a.db`
+/// works on a fresh machine.
+fn create_parent_dir(database_url: &str) -> Result<(), StoreError> {
+    let options = SqliteConnectOptions::from_str(database_url)
+        .map_err(|error| StoreError::Internal(format!("invalid SQLite URL: {error}")))?;
+    if let Some(parent) = options.get_filename().parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            StoreError::Internal(format!("cannot create {}: {error}", parent.display()))
+        })?;
+    }
+    Ok(())
+}

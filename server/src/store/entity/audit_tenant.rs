@@ -1,0 +1,18 @@
+//! The `audit_tenants` table: one row per tenant that has entries, so an
+//! admin lookup by id can probe each tenant's `(tenant_id, id)` primary key.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    /// Microseconds since the epoch of the tenant's first append.
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

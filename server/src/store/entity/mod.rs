@@ -1,0 +1,6 @@
+//! SeaORM entities of the store's tables. The tables themselves are created
+//! by `super::migration`; these describe rows for queries and inserts.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod audit_tenant;

@@ -1,0 +1,132 @@
+//! Everything SQL: the audit log, tenants and API keys on Postgres or SQLite
+//! through SeaORM. No tonic types here; the RPC layer maps `StoreError`.
+//!
+//! # Layout
+//! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
+//!   file per operation: `append`, `list` (pages and counts), `get`,
+//!   `delete`, `stats`, `describe`, `api_keys`.
+//! - `connect`: pool and SQLite options.
+//! - `conditions`: filters and keyset cursors as SQL conditions.
+//! - `rows`: entity rows ⇄ domain entries.
+//! - `entity`, `migration`: the tables.
+//! - [`StoreError`]: failures, classified as unavailable or internal.
+
+mod api_keys;
+mod append;
+mod conditions;
+mod connect;
+mod delete;
+mod describe;
+mod entity;
+mod error;
+mod get;
+mod list;
+mod migration;
+mod rows;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use api_keys::ApiKeyRecord;
+pub use error::StoreError;
+
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+/// The advisory lock key that serialises migrations across replicas on
+/// Postgres ("auditmig" as an integer).
+const MIGRATION_LOCK_KEY: i64 = 0x6175_6469_746d_6967;
+
+/// A handle on the audit database; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct AuditStore {
+    db: DatabaseConnection,
+    backend: DbBackend,
+}
+
+impl std::fmt::Debug for AuditStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditStore")
+            .field("backend", &self.backend_name())
+            .finish()
+    }
+}
+
+impl AuditStore {
+    /// Connects to `postgres://…` or `sqlite:…`. For a SQLite file, creates
+    /// its directory and the file, and turns on WAL with a busy timeout.
+    /// Pools are sized for a small machine.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let db = connect::connect(database_url).await?;
+        let backend = db.get_database_backend();
+        Ok(Self { db, backend })
+    }
+
+    /// Applies pending migrations. Idempotent. On Postgres it runs under a
+    /// transaction-scoped advisory lock, so replicas starting together apply
+    /// each migration once; on SQLite under an IMMEDIATE (write) transaction.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        if self.backend == DbBackend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+        }
+        migration::Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Returns "postgres" or "sqlite".
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock at BEGIN (IMMEDIATE): a deferred transaction that reads first and
+    /// writes later fails with SQLITE_BUSY when another writer got in between,
+    /// and busy_timeout cannot help it.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let options = if self.backend == DbBackend::Sqlite {
+            TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            }
+        } else {
+            TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await
+    }
+
+    /// Begins a read-only transaction whose queries all see one snapshot, so
+    /// several aggregates over the same filter agree with each other.
+    async fn begin_snapshot(&self) -> Result<DatabaseTransaction, DbErr> {
+        if self.backend == DbBackend::Postgres {
+            self.db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await
+        } else {
+            // A deferred SQLite transaction reads one snapshot from its first
+            // read on (WAL).
+            self.db.begin().await
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! [`TestApp`]: the real server on `127.0.0.1:0`, a fresh database, and one
+//! helper per RPC acting as a tenant's user.
+
+use crate::Backend;
+use audit_client::AuditClient;
+use audit_proto::{
+    AuditLog, AuditLogInput, AuditStats, DeleteAuditLogResponse, FilterMetadata,
+    GetAuditStatsRequest, ListAuditLogsRequest, ListAuditLogsResponse,
+};
+use audit_server::app::{Application, StartupError};
+use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, revoke_api_key};
+use audit_server::config::{Limits, Settings};
+use audit_server::store::AuditStore;
+use futures_util::TryStreamExt;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::Status;
+
+/// The HS256 secret the test server trusts.
+pub const TEST_JWT_SECRET: &str = "audit-tests-secret-at-least-32-bytes-long";
+/// The tenant most tests write to.
+pub const ACME: &str = "acme";
+/// A second tenant, to prove isolation.
+pub const GLOBEX: &str = "globex";
+/// The admin's own tenant; admins reach every tenant.
+pub const ADMIN_TENANT: &str = "platform";
+/// Every scope a tenant's own user can hold.
+pub const ALL_SCOPES: &str = "audit:read audit:append audit:write";
+
+/// A running server on a fresh database, stopped when dropped.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    secret: JwtSecret,
+    store: AuditStore,
+    anonymous: AuditClient,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), StartupError>>>,
+    /// Holds the SQLite file and the server's data dir.
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// Starts the server with default settings.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the server after `configure` adjusted its settings.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("failed to create a temp dir for the test server");
+        let secret = JwtSecret::new(TEST_JWT_SECRET);
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("loopback address parses"),
+            database_url: backend.fresh_database_url(dir.path()).await,
+            jwt_secret: secret.clone(),
+            jwt_public_key: None,
+            limits: Limits::default(),
+            shutdown_grace: Duration::from_secs(5),
+            health_interval: Duration::from_millis(500),
+        };
+        configure(&mut settings);
+        let application = Application::build(settings)
+            .await
+            .unwrap_or_else(|error| panic!("failed to build the {backend:?} test server: {error}"));
+        let addr = application.local_addr();
+        let store = application.store().clone();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_until_stopped(async move {
+            // A dropped sender stops the server as well.
+            let _ = stopped.await;
+        }));
+        let anonymous = AuditClient::connect(format!("http://{addr}"), "")
+            .await
+            .expect("failed to connect to the test server");
+        Self {
+            addr,
+            backend,
+            secret,
+            store,
+            anonymous,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Returns a JWT for `subject` in `tenant` with `scopes`, valid for `ttl`.
+    pub fn token_with_ttl(
+        &self,
+        subject: &str,
+        tenant: &str,
+        scopes: &str,
+        ttl: Duration,
+    ) -> String {
+        issue_token(&self.secret, subject, tenant, scopes, ttl)
+            .expect("failed to issue a test token")
+    }
+
+    /// Returns a one-hour JWT for `subject` in `tenant` with `scopes`.
+    pub fn token(&self, subject: &str, tenant: &str, scopes: &str) -> String {
+        self.token_with_ttl(subject, tenant, scopes, Duration::from_secs(3600))
+    }
+
+    /// Returns a client for user `{tenant}-user` with `scopes`.
+    pub fn client_for(&self, tenant: &str, scopes: &str) -> AuditClient {
+        self.client_as(&format!("{tenant}-user"), tenant, scopes)
+    }
+
+    /// Returns a client for `subject` in `tenant` with `scopes`.
+    pub fn client_as(&self, subject: &str, tenant: &str, scopes: &str) -> AuditClient {
+        self.with_token(self.token(subject, tenant, scopes))
+    }
+
+    /// Returns a client sending `token` as is (a JWT, an API key, garbage).
+    pub fn with_token(&self, token: impl Into<String>) -> AuditClient {
+        self.anonymous.with_token(token)
+    }
+
+    /// Returns a client that sends no `authorization` header.
+    pub fn anonymous(&self) -> AuditClient {
+        self.anonymous.clone()
+    }
+
+    /// Returns a client for `auditor`, an `audit:admin` of [`ADMIN_TENANT`].
+    pub fn admin(&self) -> AuditClient {
+        self.client_as("auditor", ADMIN_TENANT, "audit:admin")
+    }
+
+    /// Returns the server's store, for administrative steps such as API keys.
+    pub fn store(&self) -> &AuditStore {
+        &self.store
+    }
+
+    /// Creates an API key for `tenant` with `scopes`.
+    pub async fn api_key(&self, tenant: &str, scopes: &str) -> CreatedApiKey {
+        create_api_key(&self.store, tenant, scopes, "test key")
+            .await
+            .expect("failed to create an API key")
+    }
+
+    /// Revokes an API key by id.
+    pub async fn revoke_api_key(&self, id: &str) {
+        let revoked = revoke_api_key(&self.store, id)
+            .await
+            .expect("failed to revoke an API key");
+        assert!(revoked, "API key {id} was not found to revoke");
+    }
+
+    /// Appends `entries` as `tenant`'s user and returns their ids; the call
+    /// must succeed.
+    pub async fn seed(&self, tenant: &str, entries: Vec<AuditLogInput>) -> Vec<String> {
+        self.append(tenant, entries)
+            .await
+            .unwrap_or_else(|status| panic!("seeding {tenant} failed: {status:?}"))
+    }
+
+    /// AppendAuditLogs as `tenant`'s user.
+    pub async fn append(
+        &self,
+        tenant: &str,
+        entries: Vec<AuditLogInput>,
+    ) -> Result<Vec<String>, Status> {
+        self.client_for(tenant, ALL_SCOPES).append(entries).await
+    }
+
+    /// ListAuditLogs as `tenant`'s user: every entry of the stream.
+    pub async fn list(
+        &self,
+        tenant: &str,
+        request: ListAuditLogsRequest,
+    ) -> Result<Vec<AuditLog>, Status> {
+        self.client_for(tenant, ALL_SCOPES).list_all(request).await
+    }
+
+    /// ListAuditLogs as `tenant`'s user: every message of the stream.
+    pub async fn list_pages(
+        &self,
+        tenant: &str,
+        request: ListAuditLogsRequest,
+    ) -> Result<Vec<ListAuditLogsResponse>, Status> {
+        let stream = self.client_for(tenant, ALL_SCOPES).list(request).await?;
+        stream.try_collect().await
+    }
+
+    /// GetAuditLog as `tenant`'s user.
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<AuditLog, Status> {
+        self.client_for(tenant, ALL_SCOPES).get(id).await
+    }
+
+    /// DeleteAuditLog as `tenant`'s user.
+    pub async fn delete(
+        &self,
+        tenant: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<DeleteAuditLogResponse, Status> {
+        self.client_for(tenant, ALL_SCOPES).delete(id, reason).await
+    }
+
+    /// GetAuditStats as `tenant`'s user.
+    pub async fn stats(
+        &self,
+        tenant: &str,
+        request: GetAuditStatsRequest,
+    ) -> Result<AuditStats, Status> {
+        self.client_for(tenant, ALL_SCOPES).stats(request).await
+    }
+
+    /// DescribeFilters as `tenant`'s user.
+    pub async fn describe_filters(&self, tenant: &str) -> Result<FilterMetadata, Status> {
+        self.client_for(tenant, ALL_SCOPES).describe_filters().await
+    }
+
+    /// Returns true while `run_until_stopped` has not returned.
+    pub fn is_serving(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|server| !server.is_finished())
+    }
+
+    /// Signals shutdown and waits for `run_until_stopped` to return.
+    pub async fn stop(mut self) -> Result<(), StartupError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let server = self
+            .server
+            .take()
+            .expect("the server task is only taken here");
+        server.await.expect("the server task panicked")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The runtime ends with the test and aborts the task anyway; this
+        // lets the server close its listener and pool cleanly if it can.
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
