@@ -3,7 +3,7 @@
 
 use audit_client::AuditClient;
 use audit_tests::{ACME, Backend, TestApp, input, on_both_backends};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 on_both_backends!(run_until_stopped_returns_after_the_shutdown_signal);
 async fn run_until_stopped_returns_after_the_shutdown_signal(backend: Backend) {
@@ -17,12 +17,10 @@ async fn run_until_stopped_returns_after_the_shutdown_signal(backend: Backend) {
     let addr = app.addr;
     assert!(app.is_serving(), "the server runs until it is told to stop");
 
-    let started = Instant::now();
     let stopped = tokio::time::timeout(Duration::from_secs(20), app.stop()).await;
 
     let outcome = stopped.expect("run_until_stopped returned within 20 s of the signal");
     outcome.expect("run_until_stopped returned Ok");
-    assert!(started.elapsed() < Duration::from_secs(20));
     let reconnect = AuditClient::connect(format!("http://{addr}"), "").await;
     assert!(reconnect.is_err(), "the port is closed after shutdown");
 }
