@@ -1,179 +1,105 @@
 //! A typed Rust client for the audit-log service (`audit.v1.AuditService`).
 //!
-//! [`AuditClient`] wraps the generated tonic stub, adds the bearer token to
-//! every call, and returns the messages a caller actually wants (ids, entries,
-//! stats) instead of `tonic::Response` wrappers. Failures are the server's
-//! `tonic::Status`, unchanged: its code and, for INVALID_ARGUMENT, the
-//! `google.rpc.BadRequest` details naming each bad field.
+//! [`AuditClient`] wraps the generated tonic stub: it sends the caller's
+//! bearer token (a JWT or an API key) and a deadline with every call, retries
+//! calls that are safe to repeat while the server is unavailable, and speaks
+//! in the types a Rust backend holds — `SystemTime` or `chrono` times,
+//! `serde_json` metadata, `Uuid` ids. Queries are builders; List results are
+//! a stream that follows the server's page tokens, across reconnects.
 //!
 //! ```no_run
-//! use audit_client::{AuditClient, AuditLogInput, ListAuditLogsRequest};
+//! use audit_client::{ActorType, AuditClient, AuditEvent, Outcome};
+//! use serde_json::json;
+//! use std::time::SystemTime;
 //!
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = AuditClient::connect("http://127.0.0.1:50051", "my-token").await?;
+//! # async fn example() -> Result<(), audit_client::Error> {
+//! // AUDIT_ENDPOINT (default http://127.0.0.1:50051) and AUDIT_TOKEN.
+//! let client = AuditClient::from_env().await?;
+//!
 //! let ids = client
-//!     .append(vec![AuditLogInput {
-//!         action: "user.login".into(),
-//!         ..Default::default()
-//!     }])
+//!     .append([AuditEvent::new("api_key.created")
+//!         .actor(ActorType::User, "u_42")
+//!         .target("api_key", "key_7")
+//!         .result(Outcome::Success)
+//!         .metadata(json!({"scopes": ["audit:read"]}))
+//!         .occurred_at(SystemTime::now())
+//!         .idempotency_key("api_key.created/key_7")])
 //!     .await?;
-//! let entries = client.list_all(ListAuditLogsRequest::default()).await?;
-//! println!("stored {ids:?}; the tenant holds {} entries", entries.len());
+//!
+//! let created = client.list().action("api_key.*").actor_id("u_42").collect().await?;
+//! let stats = client.stats().action("api_key.*").send().await?;
+//! println!("stored {ids:?}; {} of {} listed", created.len(), stats.total);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Layout
+//! - [`client`](AuditClient) and [`builder`](ClientBuilder): connecting, the
+//!   caller's identity, deadlines, TLS, `from_env`; one method per RPC.
+//! - [`ListQuery`] and the resuming page stream; [`StatsQuery`]; the filter
+//!   setters both share.
+//! - [`Error`] and [`RetryPolicy`]: what failed and whether to try again.
+//! - [`AuditEvent`]: an event to record, with a serde form for NDJSON.
+//! - Conversions: [`IntoTimestamp`] and friends, JSON ⇄ `Struct`
+//!   ([`json_to_struct`]), entries as JSON ([`audit_log_to_json`]), enum
+//!   names ([`parse_actor_type`]), and [`AuditLogExt`] on stored entries.
+//! - [`BearerToken`]: the interceptor that adds the `authorization` header.
+//! - [`recorder`]: [`Recorder`], batching events in the background.
+//! - [`layer`]: [`AuditLayer`], a tower layer that records the calls of any
+//!   service.
+
+#![warn(missing_docs)]
 
 mod bearer;
+mod builder;
+mod client;
+mod convert;
+mod entry;
+mod entry_json;
+mod error;
+mod event;
+mod filter;
+mod json;
+pub mod layer;
+mod list;
+mod names;
+mod pages;
+pub mod recorder;
+mod retry;
+mod stats;
 
+/// The generated contract crate, for anything not re-exported here.
+pub use audit_proto as proto;
+/// How an action ended (the contract's `Result` enum, renamed so it does not
+/// shadow `std::result::Result`).
+pub use audit_proto::Result as Outcome;
 pub use audit_proto::{
-    AuditLog, AuditLogFilter, AuditLogInput, AuditStats, DeleteAuditLogResponse, FilterMetadata,
-    GetAuditStatsRequest, ListAuditLogsRequest, ListAuditLogsResponse,
+    Actor, ActorCount, ActorType, AuditLog, AuditLogFilter, AuditLogInput, AuditStats, CountBy,
+    DeleteAuditLogResponse, FilterField, FilterMetadata, FilterOperator, GetAuditStatsRequest,
+    Granularity, HistogramBucket, ListAuditLogsRequest, ListAuditLogsResponse, RequestInfo,
+    SortOrder, Target,
 };
+/// The protobuf well-known types (`Timestamp`, `Struct`) the contract uses.
+pub use prost_types;
+
 pub use bearer::BearerToken;
-
-use audit_proto::audit_service_client::AuditServiceClient;
-use audit_proto::{
-    AppendAuditLogsRequest, DeleteAuditLogRequest, DescribeFiltersRequest, GetAuditLogRequest,
+pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_ENDPOINT};
+pub use client::{AuditClient, AuditServiceStub};
+#[cfg(feature = "chrono")]
+pub use convert::timestamp_to_datetime;
+pub use convert::{
+    IntoTimestamp, parse_entry_id, parse_rfc3339, timestamp_to_rfc3339, timestamp_to_system_time,
 };
-use futures_util::TryStreamExt;
-use tonic::Status;
-use tonic::codec::Streaming;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-
-/// The largest message the client accepts: the server's default limit, so a
-/// full page of large entries is never refused on the way in.
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Why a client could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The endpoint is not a valid URI.
-    #[error("invalid endpoint {endpoint:?}: {source}")]
-    InvalidEndpoint {
-        endpoint: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-    /// The server could not be reached.
-    #[error("cannot connect to {endpoint}: {source}")]
-    Connect {
-        endpoint: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-}
-
-/// The generated stub behind [`AuditClient`], with the bearer token added to
-/// every request.
-pub type AuditServiceStub = AuditServiceClient<InterceptedService<Channel, BearerToken>>;
-
-/// A connection to the audit-log service that sends one bearer token.
-///
-/// Cloning is cheap and shares the connection; [`AuditClient::with_token`]
-/// shares it under another identity.
-#[derive(Debug, Clone)]
-pub struct AuditClient {
-    channel: Channel,
-    stub: AuditServiceStub,
-}
-
-impl AuditClient {
-    /// Connects to `endpoint` (`http://host:port`, or `host:port` for
-    /// plaintext) and sends `token` as `authorization: Bearer <token>`; an
-    /// empty token sends no header.
-    pub async fn connect(
-        endpoint: impl Into<String>,
-        token: impl Into<String>,
-    ) -> Result<Self, Error> {
-        let mut endpoint = endpoint.into();
-        if !endpoint.contains("://") {
-            endpoint = format!("http://{endpoint}");
-        }
-        let channel = Endpoint::from_shared(endpoint.clone())
-            .map_err(|source| Error::InvalidEndpoint {
-                endpoint: endpoint.clone(),
-                source,
-            })?
-            .connect()
-            .await
-            .map_err(|source| Error::Connect { endpoint, source })?;
-        Ok(Self::from_channel(channel, token))
-    }
-
-    /// Wraps an existing channel, e.g. one with TLS or timeouts configured.
-    pub fn from_channel(channel: Channel, token: impl Into<String>) -> Self {
-        let stub = AuditServiceClient::with_interceptor(channel.clone(), BearerToken::new(token))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES);
-        Self { channel, stub }
-    }
-
-    /// Returns a client on the same connection that sends `token` instead.
-    pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Self::from_channel(self.channel.clone(), token)
-    }
-
-    /// Returns the generated stub, for calls that need request metadata or
-    /// other options this client does not expose.
-    pub fn stub(&self) -> AuditServiceStub {
-        self.stub.clone()
-    }
-
-    /// Appends `entries` atomically and returns their ids in input order.
-    pub async fn append(&self, entries: Vec<AuditLogInput>) -> Result<Vec<String>, Status> {
-        let response = self
-            .stub()
-            .append_audit_logs(AppendAuditLogsRequest { entries })
-            .await?;
-        Ok(response.into_inner().ids)
-    }
-
-    /// Opens a List stream: one message per page, each with a resumable
-    /// `next_page_token`.
-    pub async fn list(
-        &self,
-        request: ListAuditLogsRequest,
-    ) -> Result<Streaming<ListAuditLogsResponse>, Status> {
-        Ok(self.stub().list_audit_logs(request).await?.into_inner())
-    }
-
-    /// Reads a whole List stream and returns every entry in stream order.
-    pub async fn list_all(&self, request: ListAuditLogsRequest) -> Result<Vec<AuditLog>, Status> {
-        let pages: Vec<ListAuditLogsResponse> = self.list(request).await?.try_collect().await?;
-        Ok(pages.into_iter().flat_map(|page| page.audit_logs).collect())
-    }
-
-    /// Returns one entry by id.
-    pub async fn get(&self, id: impl Into<String>) -> Result<AuditLog, Status> {
-        let request = GetAuditLogRequest { id: id.into() };
-        Ok(self.stub().get_audit_log(request).await?.into_inner())
-    }
-
-    /// Deletes one entry, recording `reason` in the deletion record.
-    pub async fn delete(
-        &self,
-        id: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Result<DeleteAuditLogResponse, Status> {
-        let request = DeleteAuditLogRequest {
-            id: id.into(),
-            reason: reason.into(),
-        };
-        Ok(self.stub().delete_audit_log(request).await?.into_inner())
-    }
-
-    /// Counts the entries matching a filter.
-    pub async fn stats(&self, request: GetAuditStatsRequest) -> Result<AuditStats, Status> {
-        Ok(self.stub().get_audit_stats(request).await?.into_inner())
-    }
-
-    /// Describes the filter fields, sort orders and the actions and target
-    /// types present in the caller's tenant.
-    pub async fn describe_filters(&self) -> Result<FilterMetadata, Status> {
-        let response = self
-            .stub()
-            .describe_filters(DescribeFiltersRequest {})
-            .await?;
-        Ok(response.into_inner())
-    }
-}
+pub use entry::AuditLogExt;
+pub use entry_json::{audit_event_from_json, audit_log_to_json};
+pub use error::{Error, FieldViolation};
+pub use event::AuditEvent;
+pub use json::{
+    json_to_struct, json_to_value, map_to_struct, struct_to_json, struct_to_map, value_to_json,
+};
+pub use layer::AuditLayer;
+pub use list::{AuditLogStream, ListQuery, Page, PageStream};
+pub use names::{parse_actor_type, parse_granularity, parse_outcome};
+pub use recorder::{OverflowPolicy, Recorder, RecorderBuilder, RecorderStats};
+pub use retry::RetryPolicy;
+pub use stats::StatsQuery;

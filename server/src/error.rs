@@ -30,6 +30,8 @@ pub enum AuditError {
     IdempotencyConflict { key: String },
     #[error("{0}")]
     ResourceExhausted(String),
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
     #[error("the audit store is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -46,12 +48,26 @@ impl AuditError {
     }
 }
 
+/// Most violations named in the message; the details carry more.
+const VIOLATIONS_IN_MESSAGE: usize = 5;
+/// Most violations carried in the details: a batch of 1000 bad entries must
+/// not grow the status past what HTTP/2 header limits let through.
+const VIOLATIONS_IN_DETAILS: usize = 100;
+
 fn describe_violations(violations: &[FieldViolation]) -> String {
-    violations
+    let mut text = violations
         .iter()
+        .take(VIOLATIONS_IN_MESSAGE)
         .map(|violation| format!("{}: {}", violation.field, violation.description))
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if violations.len() > VIOLATIONS_IN_MESSAGE {
+        text.push_str(&format!(
+            "; and {} more",
+            violations.len() - VIOLATIONS_IN_MESSAGE
+        ));
+    }
+    text
 }
 
 impl From<StoreError> for AuditError {
@@ -71,8 +87,15 @@ impl From<AuditError> for Status {
         match error {
             AuditError::InvalidArgument(violations) => {
                 let mut details = ErrorDetails::new();
-                for violation in &violations {
+                for violation in violations.iter().take(VIOLATIONS_IN_DETAILS) {
                     details.add_bad_request_violation(&violation.field, &violation.description);
+                }
+                if violations.len() > VIOLATIONS_IN_DETAILS {
+                    let more = violations.len() - VIOLATIONS_IN_DETAILS;
+                    details.add_bad_request_violation(
+                        "",
+                        format!("and {more} more violations not listed"),
+                    );
                 }
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
@@ -81,6 +104,7 @@ impl From<AuditError> for Status {
             AuditError::NotFound(_) => Status::not_found(message),
             AuditError::IdempotencyConflict { .. } => Status::already_exists(message),
             AuditError::ResourceExhausted(_) => Status::resource_exhausted(message),
+            AuditError::DeadlineExceeded => Status::deadline_exceeded(message),
             AuditError::Unavailable(cause) => {
                 tracing::warn!(%cause, "audit store unavailable");
                 Status::unavailable(message)

@@ -7,12 +7,12 @@ use audit_tests::{
     ACME, ALL_SCOPES, Backend, GLOBEX, TestApp, assert_code, input, on_both_backends,
 };
 use std::time::Duration;
-use tonic::{Code, Status};
+use tonic::Code;
 
 /// Calls every RPC once and returns each outcome's code, named.
 async fn every_rpc(client: &AuditClient, existing_id: &str) -> Vec<(&'static str, Code)> {
-    fn code<T>(result: Result<T, Status>) -> Code {
-        result.map_or_else(|status| status.code(), |_| Code::Ok)
+    fn code<T>(result: Result<T, audit_client::Error>) -> Code {
+        result.map_or_else(|error| error.code(), |_| Code::Ok)
     }
     vec![
         (
@@ -21,12 +21,22 @@ async fn every_rpc(client: &AuditClient, existing_id: &str) -> Vec<(&'static str
         ),
         (
             "list",
-            code(client.list_all(ListAuditLogsRequest::default()).await),
+            code(
+                client
+                    .list_with(ListAuditLogsRequest::default())
+                    .collect()
+                    .await,
+            ),
         ),
         ("get", code(client.get(existing_id).await)),
         (
             "stats",
-            code(client.stats(GetAuditStatsRequest::default()).await),
+            code(
+                client
+                    .stats_with(GetAuditStatsRequest::default())
+                    .send()
+                    .await,
+            ),
         ),
         ("describe", code(client.describe_filters().await)),
         ("delete", code(client.delete(existing_id, "cleanup").await)),
@@ -145,12 +155,18 @@ async fn missing_scope_is_permission_denied(backend: Backend) {
         Code::PermissionDenied,
     );
     assert_code(
-        appender.list_all(ListAuditLogsRequest::default()).await,
+        appender
+            .list_with(ListAuditLogsRequest::default())
+            .collect()
+            .await,
         Code::PermissionDenied,
     );
     assert_code(appender.get(&ids[0]).await, Code::PermissionDenied);
     assert_code(
-        appender.stats(GetAuditStatsRequest::default()).await,
+        appender
+            .stats_with(GetAuditStatsRequest::default())
+            .send()
+            .await,
         Code::PermissionDenied,
     );
     assert_code(appender.describe_filters().await, Code::PermissionDenied);
@@ -267,7 +283,8 @@ async fn admin_lists_every_tenant_or_the_one_named(backend: Backend) {
     };
 
     let everything = admin
-        .list_all(ListAuditLogsRequest::default())
+        .list_with(ListAuditLogsRequest::default())
+        .collect()
         .await
         .expect("admin list");
     assert_eq!(tenants_of(everything), [ACME, ACME, GLOBEX]);
@@ -280,12 +297,19 @@ async fn admin_lists_every_tenant_or_the_one_named(backend: Backend) {
         ..Default::default()
     };
     assert_eq!(
-        tenants_of(admin.list_all(only_globex).await.expect("admin list")),
+        tenants_of(
+            admin
+                .list_with(only_globex)
+                .collect()
+                .await
+                .expect("admin list")
+        ),
         [GLOBEX]
     );
 
     let stats = admin
-        .stats(GetAuditStatsRequest::default())
+        .stats_with(GetAuditStatsRequest::default())
+        .send()
         .await
         .expect("admin stats");
     assert_eq!(stats.total, 3, "admin stats span every tenant");

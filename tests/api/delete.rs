@@ -121,7 +121,12 @@ async fn admin_deletion_is_recorded_in_the_deleted_entrys_tenant(backend: Backen
         }),
         ..Default::default()
     };
-    let admin_tenant_view = app.admin().list_all(admin_tenant).await.expect("list");
+    let admin_tenant_view = app
+        .admin()
+        .list_with(admin_tenant)
+        .collect()
+        .await
+        .expect("list");
     assert!(
         admin_tenant_view.is_empty(),
         "nothing is recorded in the admin's tenant"

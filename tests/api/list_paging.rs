@@ -6,6 +6,7 @@ use audit_tests::{
     ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, assert_invalid_field, input, micros,
     on_both_backends, utc,
 };
+use futures_util::StreamExt;
 
 /// Seeds ACME with `distinct` entries an hour apart from 08:00 and `tied`
 /// entries sharing 10:30:00.5 (ties broken by id), and returns every id in
@@ -137,19 +138,18 @@ async fn page_token_resumes_in_a_new_request(backend: Backend) {
         for _ in 0..expected.len() {
             requests += 1;
             // Read one message, then drop the stream: the client resumes later.
-            let mut stream = client
-                .list(ListAuditLogsRequest {
+            let mut pages = client
+                .list_with(ListAuditLogsRequest {
                     page_token: page_token.clone(),
                     ..request(order, 3)
                 })
+                .pages();
+            let page = pages
+                .next()
                 .await
-                .expect("list");
-            let page = stream
-                .message()
-                .await
-                .expect("first message")
-                .expect("a message");
-            collected.extend(ids(&page.audit_logs));
+                .expect("a message")
+                .expect("first message");
+            collected.extend(ids(&page.entries));
             page_token = page.next_page_token;
             if page_token.is_empty() {
                 break;

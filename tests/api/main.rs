@@ -2,7 +2,13 @@
 //! all built into one binary so they share one throwaway Postgres.
 
 mod append;
+mod audit_layer;
 mod auth;
+mod client_conversions;
+mod client_errors;
+mod client_paging;
+mod client_queries;
+mod client_retry;
 mod delete;
 mod describe_filters;
 mod get;
@@ -12,6 +18,7 @@ mod idempotency;
 mod list_filters;
 mod list_paging;
 mod message_size;
+mod recorder;
 mod shutdown;
 mod stats;
 mod validation;

@@ -21,6 +21,6 @@ async fn run_until_stopped_returns_after_the_shutdown_signal(backend: Backend) {
 
     let outcome = stopped.expect("run_until_stopped returned within 20 s of the signal");
     outcome.expect("run_until_stopped returned Ok");
-    let reconnect = AuditClient::connect(format!("http://{addr}"), "").await;
+    let reconnect = AuditClient::connect(format!("http://{addr}")).await;
     assert!(reconnect.is_err(), "the port is closed after shutdown");
 }

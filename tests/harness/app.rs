@@ -2,7 +2,7 @@
 //! helper per RPC acting as a tenant's user.
 
 use crate::Backend;
-use audit_client::AuditClient;
+use audit_client::{AuditClient, Error};
 use audit_proto::{
     AuditLog, AuditLogInput, AuditStats, DeleteAuditLogResponse, FilterMetadata,
     GetAuditStatsRequest, ListAuditLogsRequest, ListAuditLogsResponse,
@@ -17,7 +17,6 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::Status;
 
 /// The HS256 secret the test server trusts.
 pub const TEST_JWT_SECRET: &str = "audit-tests-secret-at-least-32-bytes-long";
@@ -35,6 +34,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub backend: Backend,
     secret: JwtSecret,
+    /// As built, with `listen` pinned to the bound address, so a restart
+    /// serves the same database on the same port.
+    settings: Settings,
     store: AuditStore,
     anonymous: AuditClient,
     shutdown: Option<oneshot::Sender<()>>,
@@ -63,29 +65,66 @@ impl TestApp {
             health_interval: Duration::from_millis(500),
         };
         configure(&mut settings);
-        let application = Application::build(settings)
+        let application = Application::build(settings.clone())
             .await
             .unwrap_or_else(|error| panic!("failed to build the {backend:?} test server: {error}"));
         let addr = application.local_addr();
+        settings.listen = addr;
         let store = application.store().clone();
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(application.run_until_stopped(async move {
-            // A dropped sender stops the server as well.
-            let _ = stopped.await;
-        }));
-        let anonymous = AuditClient::connect(format!("http://{addr}"), "")
+        let (shutdown, server) = run(application);
+        let anonymous = AuditClient::connect(format!("http://{addr}"))
             .await
             .expect("failed to connect to the test server");
         Self {
             addr,
             backend,
             secret,
+            settings,
             store,
             anonymous,
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: dir,
         }
+    }
+
+    /// Stops the server (draining calls for the configured grace period)
+    /// and starts a new one on the same address and database, as a rolling
+    /// restart would. Clients made before keep working once it is up.
+    pub async fn restart(&mut self) {
+        self.stop_server().await;
+        self.start_server().await;
+    }
+
+    /// Stops the server and waits until it has returned; the port refuses
+    /// calls until [`start_server`](Self::start_server).
+    pub async fn stop_server(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task panicked")
+                .expect("the server stopped cleanly");
+        }
+    }
+
+    /// Starts a server on the address and database of the stopped one.
+    pub async fn start_server(&mut self) {
+        assert!(self.server.is_none(), "the server is already running");
+        let application = Application::build(self.settings.clone())
+            .await
+            .unwrap_or_else(|error| panic!("failed to restart the test server: {error}"));
+        assert_eq!(
+            application.local_addr(),
+            self.addr,
+            "restarted on the same address"
+        );
+        self.store = application.store().clone();
+        let (shutdown, server) = run(application);
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
     }
 
     /// Returns a JWT for `subject` in `tenant` with `scopes`, valid for `ttl`.
@@ -118,6 +157,11 @@ impl TestApp {
     /// Returns a client sending `token` as is (a JWT, an API key, garbage).
     pub fn with_token(&self, token: impl Into<String>) -> AuditClient {
         self.anonymous.with_token(token)
+    }
+
+    /// Returns the server's address as a client endpoint, `http://host:port`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Returns a client that sends no `authorization` header.
@@ -155,7 +199,7 @@ impl TestApp {
     pub async fn seed(&self, tenant: &str, entries: Vec<AuditLogInput>) -> Vec<String> {
         self.append(tenant, entries)
             .await
-            .unwrap_or_else(|status| panic!("seeding {tenant} failed: {status:?}"))
+            .unwrap_or_else(|error| panic!("seeding {tenant} failed: {error:?}"))
     }
 
     /// AppendAuditLogs as `tenant`'s user.
@@ -163,7 +207,7 @@ impl TestApp {
         &self,
         tenant: &str,
         entries: Vec<AuditLogInput>,
-    ) -> Result<Vec<String>, Status> {
+    ) -> Result<Vec<String>, Error> {
         self.client_for(tenant, ALL_SCOPES).append(entries).await
     }
 
@@ -172,22 +216,36 @@ impl TestApp {
         &self,
         tenant: &str,
         request: ListAuditLogsRequest,
-    ) -> Result<Vec<AuditLog>, Status> {
-        self.client_for(tenant, ALL_SCOPES).list_all(request).await
+    ) -> Result<Vec<AuditLog>, Error> {
+        self.client_for(tenant, ALL_SCOPES)
+            .list_with(request)
+            .collect()
+            .await
     }
 
-    /// ListAuditLogs as `tenant`'s user: every message of the stream.
+    /// ListAuditLogs as `tenant`'s user: every message of the stream, as
+    /// the server sent it.
     pub async fn list_pages(
         &self,
         tenant: &str,
         request: ListAuditLogsRequest,
-    ) -> Result<Vec<ListAuditLogsResponse>, Status> {
-        let stream = self.client_for(tenant, ALL_SCOPES).list(request).await?;
-        stream.try_collect().await
+    ) -> Result<Vec<ListAuditLogsResponse>, Error> {
+        let pages = self
+            .client_for(tenant, ALL_SCOPES)
+            .list_with(request)
+            .pages();
+        pages
+            .map_ok(|page| ListAuditLogsResponse {
+                audit_logs: page.entries,
+                next_page_token: page.next_page_token,
+                total_count: page.total_count,
+            })
+            .try_collect()
+            .await
     }
 
     /// GetAuditLog as `tenant`'s user.
-    pub async fn get(&self, tenant: &str, id: &str) -> Result<AuditLog, Status> {
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<AuditLog, Error> {
         self.client_for(tenant, ALL_SCOPES).get(id).await
     }
 
@@ -197,7 +255,7 @@ impl TestApp {
         tenant: &str,
         id: &str,
         reason: &str,
-    ) -> Result<DeleteAuditLogResponse, Status> {
+    ) -> Result<DeleteAuditLogResponse, Error> {
         self.client_for(tenant, ALL_SCOPES).delete(id, reason).await
     }
 
@@ -206,12 +264,15 @@ impl TestApp {
         &self,
         tenant: &str,
         request: GetAuditStatsRequest,
-    ) -> Result<AuditStats, Status> {
-        self.client_for(tenant, ALL_SCOPES).stats(request).await
+    ) -> Result<AuditStats, Error> {
+        self.client_for(tenant, ALL_SCOPES)
+            .stats_with(request)
+            .send()
+            .await
     }
 
     /// DescribeFilters as `tenant`'s user.
-    pub async fn describe_filters(&self, tenant: &str) -> Result<FilterMetadata, Status> {
+    pub async fn describe_filters(&self, tenant: &str) -> Result<FilterMetadata, Error> {
         self.client_for(tenant, ALL_SCOPES).describe_filters().await
     }
 
@@ -222,17 +283,27 @@ impl TestApp {
             .is_some_and(|server| !server.is_finished())
     }
 
-    /// Signals shutdown and waits for `run_until_stopped` to return.
+    /// Signals shutdown and waits for `run_until_stopped` to return (at
+    /// once when the server was already stopped).
     pub async fn stop(mut self) -> Result<(), StartupError> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let server = self
-            .server
-            .take()
-            .expect("the server task is only taken here");
-        server.await.expect("the server task panicked")
+        match self.server.take() {
+            Some(server) => server.await.expect("the server task panicked"),
+            None => Ok(()),
+        }
     }
+}
+
+/// Runs `application` on a task until the returned sender fires or drops.
+fn run(application: Application) -> (oneshot::Sender<()>, JoinHandle<Result<(), StartupError>>) {
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async move {
+        // A dropped sender stops the server as well.
+        let _ = stopped.await;
+    }));
+    (shutdown, server)
 }
 
 impl Drop for TestApp {

@@ -1,16 +1,19 @@
 //! Checks on what a caller sees when a call fails: the status code and the
-//! `google.rpc.BadRequest` field violations.
+//! `google.rpc.BadRequest` field violations. They take the client's
+//! [`audit_client::Error`] or a raw [`Status`] from the generated stub alike.
 
 use std::fmt::Debug;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-/// Asserts that `result` failed with `code` and returns the status.
+/// Asserts that `result` failed with `code` and returns the status, as
+/// received (details included).
 #[track_caller]
-pub fn assert_code<T: Debug>(result: Result<T, Status>, code: Code) -> Status {
+pub fn assert_code<T: Debug, E: Into<Status>>(result: Result<T, E>, code: Code) -> Status {
     match result {
         Ok(value) => panic!("expected {code:?}, but the call succeeded with {value:?}"),
-        Err(status) => {
+        Err(error) => {
+            let status: Status = error.into();
             assert_eq!(
                 status.code(),
                 code,
@@ -26,7 +29,10 @@ pub fn assert_code<T: Debug>(result: Result<T, Status>, code: Code) -> Status {
 /// Asserts that `result` failed with INVALID_ARGUMENT carrying a
 /// `google.rpc.BadRequest` violation for `field`, and returns the status.
 #[track_caller]
-pub fn assert_invalid_field<T: Debug>(result: Result<T, Status>, field: &str) -> Status {
+pub fn assert_invalid_field<T: Debug, E: Into<Status>>(
+    result: Result<T, E>,
+    field: &str,
+) -> Status {
     let status = assert_code(result, Code::InvalidArgument);
     let fields = violated_fields(&status);
     assert!(

@@ -10,6 +10,8 @@
 //! - [`assertions`]: checks on the status codes and field violations a user
 //!   sees.
 //! - [`grpcurl`]: finds the grpcurl binary for the command-line tests.
+//! - [`relay`]: a TCP relay whose connections a test can cut mid-call.
+//! - [`lossy_relay`]: a relay that loses one reply after the server sent it.
 //!
 //! Every contract test is written once as `async fn name(backend: Backend)`
 //! and run on both backends by [`on_both_backends!`].
@@ -19,12 +21,16 @@ pub mod assertions;
 pub mod backend;
 pub mod entries;
 pub mod grpcurl;
+pub mod lossy_relay;
 pub mod postgres;
+pub mod relay;
 
 pub use app::{ACME, ADMIN_TENANT, ALL_SCOPES, GLOBEX, TestApp};
 pub use assertions::{assert_code, assert_invalid_field, violated_fields};
 pub use backend::Backend;
 pub use entries::{AuditLogInputExt, input, json_struct, labels, micros, utc};
+pub use lossy_relay::LossyRelay;
+pub use relay::TcpRelay;
 
 /// Generates a `#[tokio::test]` per backend for each test body
 /// `async fn name(backend: Backend)`: `name::postgres` and `name::sqlite`,

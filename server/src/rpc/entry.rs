@@ -107,10 +107,11 @@ pub fn decode_entry(
         &request.path,
         MAX_TEXT_BYTES,
     );
-    if request.status_code != 0 && !(100..=599).contains(&request.status_code) {
+    // 0..=16 are gRPC status codes, 100..=599 HTTP ones.
+    if !(0..=16).contains(&request.status_code) && !(100..=599).contains(&request.status_code) {
         violations.add(
             format!("{path}.request.status_code"),
-            "must be 0 or an HTTP status from 100 to 599",
+            "must be a gRPC status code (0 to 16) or an HTTP status (100 to 599)",
         );
     }
 

@@ -24,6 +24,8 @@ pub type ListStream = ReceiverStream<Result<pb::ListAuditLogsResponse, Status>>;
 
 const DEFAULT_PAGE_SIZE: u64 = 100;
 const MAX_PAGE_SIZE: u64 = 1000;
+/// How long a failing stream waits for the client to take its final status.
+const FINAL_STATUS_WAIT: Duration = Duration::from_secs(10);
 
 /// A validated List request.
 struct ListPlan {
@@ -233,17 +235,25 @@ async fn bounded<T>(
             None
         }
         _ = expiry => {
-            let _ = sender.try_send(Err(Status::deadline_exceeded("deadline exceeded while listing")));
-            tracing::Span::current().record("grpc.code", tonic::Code::DeadlineExceeded as i32);
+            fail(sender, AuditError::DeadlineExceeded).await;
             None
         }
     }
 }
 
+/// Ends the stream with an error. The status must reach the client even
+/// when pages fill the channel: a stream that just stopped would read as a
+/// complete result. Waiting is bounded, as a client that reads nothing for
+/// that long is gone.
 async fn fail(sender: &mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>, error: AuditError) {
     let status = Status::from(error);
     tracing::Span::current().record("grpc.code", status.code() as i32);
-    let _ = sender.send(Err(status)).await;
+    if tokio::time::timeout(FINAL_STATUS_WAIT, sender.send(Err(status)))
+        .await
+        .is_err()
+    {
+        tracing::debug!("list client stopped reading; dropping the stream");
+    }
 }
 
 /// Reads the client's `grpc-timeout` header (e.g. `500m`, `3S`): tonic

@@ -1,0 +1,91 @@
+//! Stored entries as plain JSON for output, and events from JSON for input:
+//! the two ends of an export and re-import.
+
+use crate::convert::timestamp_to_rfc3339;
+use crate::json::struct_to_json;
+use crate::names::name_or_number;
+use crate::{ActorType, AuditEvent, AuditLog, Error, Outcome};
+use serde_json::{Value, json};
+
+/// Returns a stored entry as plain JSON: the contract's field names, times
+/// in RFC 3339 (UTC), enum values by name (`ACTOR_TYPE_USER`,
+/// `RESULT_SUCCESS`), metadata as the JSON object it was sent as, and `null`
+/// for an absent actor, target, request or time.
+///
+/// [`audit_event_from_json`] reads the result back as the event that
+/// produced the entry (ignoring `id`, `tenant_id` and `received_at`).
+///
+/// ```
+/// use audit_client::{AuditLog, audit_log_to_json};
+///
+/// let entry = AuditLog {
+///     id: "01890f4a-7c3e-7b4e-9a2e-3f1c2d4b5a69".into(),
+///     action: "user.login".into(),
+///     occurred_at: Some(prost_types::Timestamp { seconds: 1_717_237_800, nanos: 0 }),
+///     ..Default::default()
+/// };
+/// let json = audit_log_to_json(&entry);
+/// assert_eq!(json["occurred_at"], "2024-06-01T10:30:00Z");
+/// assert_eq!(json["result"], "RESULT_UNSPECIFIED");
+/// assert_eq!(json["metadata"], serde_json::json!({}));
+/// ```
+pub fn audit_log_to_json(entry: &AuditLog) -> Value {
+    let actor = entry.actor.as_ref().map(|actor| {
+        json!({
+            "id": actor.id,
+            "type": name_or_number(actor.r#type, ActorType::as_str_name),
+            "name": actor.name,
+            "email": actor.email,
+        })
+    });
+    let target = entry
+        .target
+        .as_ref()
+        .map(|target| json!({"type": target.r#type, "id": target.id, "name": target.name}));
+    let request = entry.request.as_ref().map(|request| {
+        json!({
+            "method": request.method,
+            "path": request.path,
+            "status_code": request.status_code,
+        })
+    });
+    json!({
+        "id": entry.id,
+        "tenant_id": entry.tenant_id,
+        "occurred_at": entry.occurred_at.as_ref().map(timestamp_to_rfc3339),
+        "received_at": entry.received_at.as_ref().map(timestamp_to_rfc3339),
+        "action": entry.action,
+        "actor": actor,
+        "target": target,
+        "result": name_or_number(entry.result, Outcome::as_str_name),
+        "client_ip": entry.client_ip,
+        "user_agent": entry.user_agent,
+        "request": request,
+        "metadata": entry.metadata.as_ref().map_or_else(|| json!({}), struct_to_json),
+        "request_id": entry.request_id,
+        "idempotency_key": entry.idempotency_key,
+    })
+}
+
+/// Reads an event from JSON in the form [`audit_log_to_json`] writes (and
+/// [`AuditEvent`] serializes to): `action` is required, every other field
+/// optional, unknown fields ignored.
+///
+/// ```
+/// use audit_client::{AuditLogInput, ActorType, audit_event_from_json};
+/// use serde_json::json;
+///
+/// let event = audit_event_from_json(json!({
+///     "action": "api_key.created",
+///     "actor": {"id": "u_42", "type": "user"},
+///     "occurred_at": "2024-06-01T10:30:00Z",
+///     "metadata": {"scopes": ["audit:read"]},
+/// }))?;
+/// let input = AuditLogInput::from(event);
+/// assert_eq!(input.actor.map(|actor| actor.r#type), Some(ActorType::User as i32));
+/// assert!(audit_event_from_json(json!({"actor": {"id": "u_42"}})).is_err());
+/// # Ok::<(), audit_client::Error>(())
+/// ```
+pub fn audit_event_from_json(json: Value) -> Result<AuditEvent, Error> {
+    serde_json::from_value(json).map_err(|error| Error::invalid_value("event", error))
+}
