@@ -4,6 +4,9 @@
 //! Both the server and the client crates depend on this crate alone for the
 //! wire format, so a backend that only records events never builds the
 //! storage layer.
+//!
+//! [`integrity`] holds the canonical bytes of an entry and the hash chain
+//! (`docs/integrity.md`), shared by the server and offline verifiers.
 
 #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
 
@@ -15,5 +18,7 @@ pub mod v1 {
 /// The encoded `FileDescriptorSet` of `audit/v1/audit.proto` and its imports,
 /// registered with the reflection service so grpcurl can describe the API.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("audit_descriptor");
+
+pub mod integrity;
 
 pub use v1::*;

@@ -75,6 +75,9 @@ impl From<StoreError> for AuditError {
         match error {
             StoreError::NotFound(id) => AuditError::NotFound(id),
             StoreError::IdempotencyConflict { key } => AuditError::IdempotencyConflict { key },
+            StoreError::InvalidRange(description) => {
+                AuditError::invalid("from_sequence", description)
+            }
             StoreError::Unavailable(cause) => AuditError::Unavailable(cause),
             StoreError::Internal(cause) => AuditError::Internal(cause),
         }

@@ -3,8 +3,7 @@
 use audit_proto::{
     Actor, ActorType, AuditLog, AuditLogInput, RequestInfo, Result as Outcome, Target,
 };
-use prost_types::value::Kind;
-use prost_types::{ListValue, Struct, Timestamp, Value};
+use prost_types::{Struct, Timestamp};
 
 /// Returns an entry with only `action` set: the smallest valid input.
 pub fn input(action: &str) -> AuditLogInput {
@@ -124,30 +123,8 @@ pub fn micros(timestamp: &Timestamp) -> i64 {
     timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos) / 1_000
 }
 
-/// Converts a JSON object to the `google.protobuf.Struct` metadata travels as.
+/// Converts a JSON object to the `google.protobuf.Struct` metadata travels
+/// as, with the client library's own conversion.
 pub fn json_struct(json: serde_json::Value) -> Struct {
-    match json_value(json).kind {
-        Some(Kind::StructValue(fields)) => fields,
-        other => panic!("metadata must be a JSON object, got {other:?}"),
-    }
-}
-
-fn json_value(json: serde_json::Value) -> Value {
-    use serde_json::Value as Json;
-    let kind = match json {
-        Json::Null => Kind::NullValue(0),
-        Json::Bool(flag) => Kind::BoolValue(flag),
-        Json::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
-        Json::String(text) => Kind::StringValue(text),
-        Json::Array(items) => Kind::ListValue(ListValue {
-            values: items.into_iter().map(json_value).collect(),
-        }),
-        Json::Object(object) => Kind::StructValue(Struct {
-            fields: object
-                .into_iter()
-                .map(|(key, value)| (key, json_value(value)))
-                .collect(),
-        }),
-    };
-    Value { kind: Some(kind) }
+    audit_client::json_to_struct(json).expect("metadata fixtures are JSON objects")
 }

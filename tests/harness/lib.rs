@@ -22,6 +22,7 @@ pub mod backend;
 pub mod entries;
 pub mod grpcurl;
 pub mod lossy_relay;
+pub mod plans;
 pub mod postgres;
 pub mod relay;
 

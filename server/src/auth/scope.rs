@@ -7,7 +7,8 @@ use std::str::FromStr;
 /// What a credential may do. [`Scope::Admin`] satisfies every scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
-    /// ListAuditLogs, GetAuditLog, GetAuditStats, DescribeFilters.
+    /// ListAuditLogs, GetAuditLog, GetAuditStats, DescribeFilters,
+    /// VerifyAuditChain.
     Read,
     /// AppendAuditLogs.
     Append,

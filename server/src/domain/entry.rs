@@ -1,6 +1,6 @@
 //! One audit-log entry as the service stores and returns it.
 
-use super::{ActorType, Micros, Outcome};
+use super::{ActorType, ChainLink, Micros, Outcome};
 use std::net::IpAddr;
 use uuid::Uuid;
 
@@ -60,4 +60,7 @@ pub struct AuditLogEntry {
     /// such as `occurred_at` were filled in), so a retry can be recognised.
     /// Only set when `idempotency_key` is.
     pub fingerprint: Option<Vec<u8>>,
+    /// The entry's place in its tenant's hash chain; None until the store
+    /// links it (and for rows stored before the chain existed).
+    pub chain: Option<ChainLink>,
 }

@@ -8,3 +8,11 @@ pub type Micros = i64;
 pub fn now_micros() -> Micros {
     chrono::Utc::now().timestamp_micros()
 }
+
+/// Returns the Timestamp of a time in microseconds.
+pub fn from_micros(micros: Micros) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}

@@ -6,15 +6,13 @@ use super::AuditRpc;
 use super::get::{decode_id, reach};
 use super::violations::Violations;
 use crate::auth::{Caller, Scope, caller};
-use crate::domain::{AuditLogEntry, Outcome, RequestInfo, Target, now_micros};
+use crate::domain::{AuditLogEntry, DELETED_ACTION, Outcome, RequestInfo, Target, now_micros};
 use crate::error::AuditError;
 use audit_proto as pb;
 use serde_json::json;
 use tonic::Request;
 use uuid::Uuid;
 
-/// The action recorded for every deletion.
-pub const DELETED_ACTION: &str = "audit_log.deleted";
 const MAX_REASON_BYTES: usize = 1024;
 
 pub async fn delete(
@@ -81,5 +79,6 @@ fn deletion_record(
         request_id,
         idempotency_key: None,
         fingerprint: None,
+        chain: None,
     }
 }

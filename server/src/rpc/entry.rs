@@ -1,10 +1,12 @@
 //! `AuditLogInput` → validated [`AuditLogEntry`], and [`AuditLogEntry`] →
 //! `AuditLog`.
 
-use super::json::{json_to_struct, struct_to_json};
-use super::timestamp::{from_micros, to_micros};
+use super::json::struct_to_json;
+use super::timestamp::to_micros;
 use super::violations::Violations;
-use crate::domain::{Actor, ActorType, AuditLogEntry, Micros, Outcome, RequestInfo, Target};
+use crate::domain::{
+    Actor, ActorType, AuditLogEntry, Micros, Outcome, RequestInfo, Target, entry_to_message,
+};
 use audit_proto as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -180,6 +182,7 @@ pub fn decode_entry(
         request_id: input.request_id.clone(),
         idempotency_key,
         fingerprint,
+        chain: None,
     })
 }
 
@@ -209,37 +212,5 @@ fn check_action(field: &str, action: &str, violations: &mut Violations) {
 
 /// Encodes a stored entry for the wire.
 pub fn encode_entry(entry: AuditLogEntry) -> pb::AuditLog {
-    let target = (!entry.target.is_empty()).then_some(pb::Target {
-        r#type: entry.target.kind,
-        id: entry.target.id,
-        name: entry.target.name,
-    });
-    let request = entry.request;
-    let has_request =
-        !request.method.is_empty() || !request.path.is_empty() || request.status_code != 0;
-    pb::AuditLog {
-        id: entry.id.to_string(),
-        tenant_id: entry.tenant_id,
-        occurred_at: Some(from_micros(entry.occurred_at)),
-        received_at: Some(from_micros(entry.received_at)),
-        action: entry.action,
-        actor: Some(pb::Actor {
-            id: entry.actor.id,
-            r#type: entry.actor.kind as i32,
-            name: entry.actor.name,
-            email: entry.actor.email,
-        }),
-        target,
-        result: entry.result as i32,
-        client_ip: entry.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        user_agent: entry.user_agent,
-        request: has_request.then_some(pb::RequestInfo {
-            method: request.method,
-            path: request.path,
-            status_code: request.status_code,
-        }),
-        metadata: json_to_struct(&entry.metadata),
-        request_id: entry.request_id,
-        idempotency_key: entry.idempotency_key.unwrap_or_default(),
-    }
+    entry_to_message(entry)
 }

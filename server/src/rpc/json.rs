@@ -1,8 +1,9 @@
 //! `google.protobuf.Struct` ⇄ `serde_json::Value`: metadata travels as a
-//! Struct and is stored as JSON.
+//! Struct and is stored as JSON (the way back lives in `domain`, which the
+//! chain digests with).
 
 use prost_types::value::Kind;
-use prost_types::{ListValue, Struct, Value};
+use prost_types::{Struct, Value};
 use serde_json::{Map, Number, Value as Json};
 
 /// Converts a Struct to a JSON object; None when a number is not finite
@@ -40,40 +41,10 @@ fn json_number(number: f64) -> Option<Number> {
     }
 }
 
-/// Converts stored JSON back to a Struct; None for anything but an object.
-pub fn json_to_struct(json: &Json) -> Option<Struct> {
-    match json {
-        Json::Object(object) => Some(object_to_struct(object)),
-        _ => None,
-    }
-}
-
-fn object_to_struct(object: &Map<String, Json>) -> Struct {
-    Struct {
-        fields: object
-            .iter()
-            .map(|(key, value)| (key.clone(), json_to_value(value)))
-            .collect(),
-    }
-}
-
-fn json_to_value(json: &Json) -> Value {
-    let kind = match json {
-        Json::Null => Kind::NullValue(0),
-        Json::Bool(flag) => Kind::BoolValue(*flag),
-        Json::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
-        Json::String(text) => Kind::StringValue(text.clone()),
-        Json::Array(items) => Kind::ListValue(ListValue {
-            values: items.iter().map(json_to_value).collect(),
-        }),
-        Json::Object(object) => Kind::StructValue(object_to_struct(object)),
-    };
-    Value { kind: Some(kind) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::json_to_struct;
 
     #[test]
     fn nested_metadata_round_trips() {

@@ -12,6 +12,7 @@ mod list;
 mod page_token;
 mod stats;
 mod timestamp;
+mod verify;
 mod violations;
 
 pub use page_token::PageTokenKey;
@@ -91,5 +92,14 @@ impl AuditService for AuditRpc {
         request: Request<pb::DescribeFiltersRequest>,
     ) -> Result<Response<pb::FilterMetadata>, Status> {
         respond(describe::describe(self, request).await)
+    }
+
+    type VerifyAuditChainStream = verify::VerifyStream;
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<Self::VerifyAuditChainStream>, Status> {
+        respond(verify::verify(self, request).await)
     }
 }

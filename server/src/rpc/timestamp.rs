@@ -19,13 +19,7 @@ pub fn to_micros(timestamp: &Timestamp) -> Option<Micros> {
     Some(timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos / 1_000))
 }
 
-/// Returns the Timestamp of a time in microseconds.
-pub fn from_micros(micros: Micros) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
-    }
-}
+pub use crate::domain::from_micros;
 
 #[cfg(test)]
 mod tests {

@@ -1,20 +1,21 @@
-//! Appending a batch: idempotency-key resolution, the tenant upsert and one
-//! multi-row INSERT, all in one transaction.
+//! Appending a batch: the tenant's chain head locked once, idempotency-key
+//! resolution, consecutive sequences in input order, one multi-row INSERT
+//! and the new head, all in one transaction.
 
-use super::entity::{audit_log, audit_tenant};
+use super::chain::{ChainHead, lock_head, set_link};
+use super::entity::audit_log;
 use super::error::is_unique_violation;
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
-use crate::domain::{AuditLogEntry, now_micros};
+use crate::domain::AuditLogEntry;
 use sea_orm::{
-    ActiveValue, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
-/// Rows per INSERT statement. 24 columns x 1000 rows = 24,000 bind
+/// Rows per INSERT statement. 27 columns x 1000 rows = 27,000 bind
 /// parameters: under SQLite's 32,766 and Postgres' 65,535. A request holds at
 /// most 1000 entries, so this is one statement in practice.
 const INSERT_CHUNK_ROWS: usize = 1000;
@@ -74,7 +75,9 @@ impl AuditStore {
         entries: &[AuditLogEntry],
     ) -> Result<Attempt, DbErr> {
         let txn = self.begin_write().await?;
-        upsert_tenant(&txn, tenant_id).await?;
+        // Locked before the key lookup: under the lock no other append to
+        // this tenant can store a key between our lookup and our insert.
+        let mut head = lock_head(&txn, tenant_id).await?;
 
         let mut keyed = stored_keys(&txn, tenant_id, entries).await?;
         let mut ids = Vec::with_capacity(entries.len());
@@ -82,7 +85,7 @@ impl AuditStore {
         for entry in entries {
             let Some(key) = &entry.idempotency_key else {
                 ids.push(entry.id);
-                rows.push(entry_to_model(entry));
+                rows.push(linked_row(&mut head, entry)?);
                 continue;
             };
             match keyed.entry(key.clone()) {
@@ -99,7 +102,7 @@ impl AuditStore {
                         fingerprint: entry.fingerprint.clone(),
                     });
                     ids.push(entry.id);
-                    rows.push(entry_to_model(entry));
+                    rows.push(linked_row(&mut head, entry)?);
                 }
             }
         }
@@ -115,22 +118,18 @@ impl AuditStore {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        head.save(&txn).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))
     }
 }
 
-/// Records that the tenant has entries; a no-op when it already has.
-async fn upsert_tenant(txn: &DatabaseTransaction, tenant_id: &str) -> Result<(), DbErr> {
-    let tenant = audit_tenant::ActiveModel {
-        tenant_id: ActiveValue::Set(tenant_id.to_owned()),
-        created_at: ActiveValue::Set(now_micros()),
-    };
-    audit_tenant::Entity::insert(tenant)
-        .on_conflict_do_nothing()
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+/// Returns the row of `entry`, linked as the next entry of the chain.
+fn linked_row(head: &mut ChainHead, entry: &AuditLogEntry) -> Result<audit_log::Model, DbErr> {
+    let link = head.link(entry)?;
+    let mut row = entry_to_model(entry);
+    set_link(&mut row, &link);
+    Ok(row)
 }
 
 /// Returns the stored id and fingerprint of every idempotency key the batch

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The idempotency key is already stored with a different fingerprint.
     #[error("idempotency key {key:?} is already stored with different content")]
     IdempotencyConflict { key: String },
+    /// A requested range of the hash chain does not exist.
+    #[error("{0}")]
+    InvalidRange(String),
     /// The database cannot be reached right now (pool timeout, refused or
     /// dropped connection, I/O error, SQLite busy past its timeout).
     #[error("database unavailable: {0}")]

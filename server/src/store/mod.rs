@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
 //!   file per operation: `append`, `list` (pages and counts), `get`,
-//!   `delete`, `stats`, `describe`, `api_keys`.
+//!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain).
+//! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
 //! - `rows`: entity rows ⇄ domain entries.
@@ -13,6 +14,7 @@
 
 mod api_keys;
 mod append;
+mod chain;
 mod conditions;
 mod connect;
 mod delete;
@@ -24,12 +26,14 @@ mod list;
 mod migration;
 mod rows;
 mod stats;
+mod verify;
 
 #[cfg(test)]
 mod tests;
 
 pub use api_keys::ApiKeyRecord;
 pub use error::StoreError;
+pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -86,6 +90,12 @@ impl AuditStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// Returns the connection, for tests that tamper with rows directly.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Returns "postgres" or "sqlite".

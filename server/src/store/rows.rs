@@ -1,9 +1,11 @@
 //! Conversions between the `audit_logs` row and the domain's `AuditLogEntry`.
 
 use super::StoreError;
+use super::chain::to_hash;
 use super::entity::audit_log;
 use crate::domain::{
-    Actor, ActorType, AuditLogEntry, Outcome, RequestInfo, Target, ip_from_key, ip_to_key,
+    Actor, ActorType, AuditLogEntry, ChainLink, Outcome, RequestInfo, Target, ip_from_key,
+    ip_to_key,
 };
 
 /// Returns the first dotted segment of an action, "" when it has no dot: the
@@ -41,11 +43,18 @@ pub(crate) fn entry_to_model(entry: &AuditLogEntry) -> audit_log::Model {
         request_id: entry.request_id.clone(),
         idempotency_key: entry.idempotency_key.clone(),
         idempotency_fingerprint: entry.fingerprint.clone(),
+        sequence: entry.chain.as_ref().map(|link| link.sequence),
+        content_digest: entry
+            .chain
+            .as_ref()
+            .map(|link| link.content_digest.to_vec()),
+        hash: entry.chain.as_ref().map(|link| link.hash.to_vec()),
     }
 }
 
 /// Returns the entry a row stores; Internal when the row is malformed.
 pub(crate) fn model_to_entry(row: audit_log::Model) -> Result<AuditLogEntry, StoreError> {
+    let chain = chain_link(&row)?;
     let client_ip = match row.client_ip {
         None => None,
         Some(bytes) => {
@@ -88,7 +97,29 @@ pub(crate) fn model_to_entry(row: audit_log::Model) -> Result<AuditLogEntry, Sto
         request_id: row.request_id,
         idempotency_key: row.idempotency_key,
         fingerprint: row.idempotency_fingerprint,
+        chain,
     })
+}
+
+/// Returns the chain link a row holds: None when it has no sequence,
+/// Internal when its digest or hash is missing or not 32 bytes.
+fn chain_link(row: &audit_log::Model) -> Result<Option<ChainLink>, StoreError> {
+    let Some(sequence) = row.sequence else {
+        return Ok(None);
+    };
+    let digest = |bytes: &Option<Vec<u8>>, what: &str| {
+        bytes.as_deref().and_then(to_hash).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "audit log {} at sequence {sequence} has a malformed {what}",
+                row.id
+            ))
+        })
+    };
+    Ok(Some(ChainLink {
+        sequence,
+        content_digest: digest(&row.content_digest, "content digest")?,
+        hash: digest(&row.hash, "hash")?,
+    }))
 }
 
 /// Returns the column value of a proto enum number. Proto enums here are

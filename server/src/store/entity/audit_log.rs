@@ -41,6 +41,14 @@ pub struct Model {
     pub idempotency_key: Option<String>,
     #[sea_orm(column_type = "VarBinary(StringLen::None)", nullable)]
     pub idempotency_fingerprint: Option<Vec<u8>>,
+    /// The entry's place in the tenant's hash chain. NULL only for a row the
+    /// chain does not account for, which verification reports.
+    #[sea_orm(nullable)]
+    pub sequence: Option<i64>,
+    #[sea_orm(column_type = "VarBinary(StringLen::None)", nullable)]
+    pub content_digest: Option<Vec<u8>>,
+    #[sea_orm(column_type = "VarBinary(StringLen::None)", nullable)]
+    pub hash: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

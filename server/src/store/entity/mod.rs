@@ -4,3 +4,4 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod audit_tenant;
+pub mod audit_tombstone;

@@ -1,6 +1,6 @@
 //! Appending: round trip, idempotent retries, conflicts, atomicity, races.
 
-use super::{T0, entry, tenant, test_dbs};
+use super::{T0, entry, tenant, test_dbs, unchained};
 use crate::domain::{ActorType, Outcome, TenantScope};
 use crate::store::{AuditStore, StoreError};
 
@@ -23,12 +23,19 @@ async fn append_stores_every_field_and_returns_ids_in_order() {
 
         let ids = store.append("t1", input.clone()).await.unwrap();
         assert_eq!(ids, input.iter().map(|e| e.id).collect::<Vec<_>>());
-        for expected in &input {
+        for (position, expected) in input.iter().enumerate() {
             let stored = store
                 .get(&TenantScope::One("t1".into()), expected.id)
                 .await
+                .unwrap()
                 .unwrap();
-            assert_eq!(stored.as_ref(), Some(expected), "{}", store.backend_name());
+            let link = stored.chain.clone().expect("a stored entry is chained");
+            assert_eq!(
+                link.sequence,
+                position as i64 + 1,
+                "input order is chain order"
+            );
+            assert_eq!(&unchained(stored), expected, "{}", store.backend_name());
         }
         assert_eq!(store.count(&tenant("t1")).await.unwrap(), 3);
         assert!(store.append("t1", Vec::new()).await.unwrap().is_empty());

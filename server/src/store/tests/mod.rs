@@ -115,7 +115,15 @@ pub(super) fn entry(tenant: &str, action: &str, occurred_at: Micros) -> AuditLog
         request_id: "req-1".into(),
         idempotency_key: None,
         fingerprint: None,
+        chain: None,
     }
+}
+
+/// Returns the entry without its chain link, to compare a stored entry
+/// with the one that was appended.
+pub(super) fn unchained(mut entry: AuditLogEntry) -> AuditLogEntry {
+    entry.chain = None;
+    entry
 }
 
 /// A filter on one tenant that matches everything in it.

@@ -1,0 +1,142 @@
+//! VerifyAuditChain: recomputes a tenant's hash chain over a range of
+//! sequences in the store, streaming progress on long ranges and ending with
+//! the verdict. A broken chain is a successful call whose verdict says so.
+
+use super::AuditRpc;
+use crate::auth::{Caller, Scope, caller};
+use crate::domain::{ChainProgress, ChainVerdict};
+use crate::error::AuditError;
+use crate::store::{AuditStore, ChainVerification, VerificationStep};
+use audit_proto as pb;
+use audit_proto::verify_audit_chain_response::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Status};
+use tracing::Instrument;
+
+pub type VerifyStream = ReceiverStream<Result<pb::VerifyAuditChainResponse, Status>>;
+
+/// Entries between two progress messages.
+const PROGRESS_EVERY: i64 = 10_000;
+
+pub async fn verify(
+    rpc: &AuditRpc,
+    request: Request<pb::VerifyAuditChainRequest>,
+) -> Result<VerifyStream, AuditError> {
+    let caller = caller(&request)?;
+    caller.require(Scope::Read)?;
+    let body = request.get_ref();
+    let tenant_id = chain_tenant(&body.tenant_id, caller)?;
+    let mut violations = super::violations::Violations::default();
+    for (field, value) in [
+        ("from_sequence", body.from_sequence),
+        ("to_sequence", body.to_sequence),
+    ] {
+        if value < 0 {
+            violations.add(field, format!("must be 0 or positive, got {value}"));
+        }
+    }
+    if body.to_sequence != 0 && body.from_sequence > body.to_sequence {
+        violations.add(
+            "from_sequence",
+            format!(
+                "must not be after to_sequence {}, got {}",
+                body.to_sequence, body.from_sequence
+            ),
+        );
+    }
+    violations.into_result(())?;
+
+    let (verification, verdict) = rpc
+        .store
+        .begin_verification(&tenant_id, body.from_sequence, body.to_sequence)
+        .await?;
+    let (sender, receiver) = mpsc::channel(2);
+    let producer = run(rpc.store.clone(), verification, verdict, sender);
+    tokio::spawn(producer.instrument(tracing::Span::current()));
+    Ok(ReceiverStream::new(receiver))
+}
+
+/// The tenant whose chain to verify: the caller's own unless an admin names
+/// another.
+fn chain_tenant(requested: &str, caller: &Caller) -> Result<String, AuditError> {
+    if requested.is_empty() || requested == caller.tenant_id {
+        return Ok(caller.tenant_id.clone());
+    }
+    if caller.is_admin() {
+        return Ok(requested.to_owned());
+    }
+    Err(AuditError::PermissionDenied(
+        "tenant_id: only audit:admin may verify another tenant's chain".into(),
+    ))
+}
+
+/// Checks page after page, sending progress every [`PROGRESS_EVERY`]
+/// entries and the verdict last; stops when the client leaves.
+async fn run(
+    store: AuditStore,
+    mut verification: ChainVerification,
+    mut verdict: Option<ChainVerdict>,
+    sender: mpsc::Sender<Result<pb::VerifyAuditChainResponse, Status>>,
+) {
+    let mut next_progress = PROGRESS_EVERY;
+    let verdict = loop {
+        if let Some(verdict) = verdict.take() {
+            break verdict;
+        }
+        if sender.is_closed() {
+            tracing::debug!("verify client went away");
+            return;
+        }
+        match store.verify_next(&mut verification).await {
+            Ok(VerificationStep::Done(done)) => verdict = Some(done),
+            Ok(VerificationStep::Checked(progress)) => {
+                if progress.entries_checked < next_progress {
+                    continue;
+                }
+                next_progress = progress.entries_checked + PROGRESS_EVERY;
+                if sender.send(Ok(progress_message(progress))).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                let status = Status::from(AuditError::from(error));
+                tracing::Span::current().record("grpc.code", status.code() as i32);
+                let _ = sender.send(Err(status)).await;
+                return;
+            }
+        }
+    };
+    tracing::info!(
+        head_sequence = verdict.head_sequence,
+        status = ?verdict.status,
+        kind = ?verdict.kind,
+        first_broken_sequence = verdict.first_broken_sequence,
+        entries_checked = verdict.entries_checked,
+        "chain verified"
+    );
+    let _ = sender.send(Ok(verdict_message(verdict))).await;
+}
+
+fn progress_message(progress: ChainProgress) -> pb::VerifyAuditChainResponse {
+    pb::VerifyAuditChainResponse {
+        message: Some(Message::Progress(pb::VerifyProgress {
+            checked_through_sequence: progress.checked_through_sequence,
+            entries_checked: progress.entries_checked,
+        })),
+    }
+}
+
+fn verdict_message(verdict: ChainVerdict) -> pb::VerifyAuditChainResponse {
+    pb::VerifyAuditChainResponse {
+        message: Some(Message::Verdict(pb::ChainVerdict {
+            status: verdict.status as i32,
+            first_broken_sequence: verdict.first_broken_sequence,
+            kind: verdict.kind as i32,
+            entries_checked: verdict.entries_checked,
+            tombstones: verdict.tombstones,
+            head_sequence: verdict.head_sequence,
+            head_hash: verdict.head_hash.to_vec(),
+        })),
+    }
+}

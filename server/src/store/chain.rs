@@ -1,0 +1,132 @@
+//! Linking entries into their tenant's hash chain: the head row lock that
+//! serialises appends, and the one function that assigns an entry its
+//! sequence, content digest and hash. Append and delete both go through it.
+
+use super::entity::{audit_log, audit_tenant};
+use crate::domain::{AuditLogEntry, ChainLink, entry_to_message, now_micros};
+use audit_proto::integrity::{GENESIS_HASH, chain_hash, content_digest};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect,
+};
+
+/// A tenant's chain head, read under its row lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainHead {
+    pub tenant_id: String,
+    pub sequence: i64,
+    pub hash: [u8; 32],
+}
+
+impl ChainHead {
+    /// Gives `entry` the next sequence, its digest and hash, and advances
+    /// the head to it.
+    pub fn link(&mut self, entry: &AuditLogEntry) -> Result<ChainLink, DbErr> {
+        let link = link_at(entry, self.sequence + 1, &self.hash)?;
+        self.sequence = link.sequence;
+        self.hash = link.hash;
+        Ok(link)
+    }
+
+    /// Writes the head back; the caller commits.
+    pub async fn save<C: ConnectionTrait>(&self, txn: &C) -> Result<(), DbErr> {
+        audit_tenant::Entity::update_many()
+            .col_expr(
+                audit_tenant::Column::HeadSequence,
+                Expr::value(self.sequence),
+            )
+            .col_expr(
+                audit_tenant::Column::HeadHash,
+                Expr::value(self.hash.to_vec()),
+            )
+            .filter(audit_tenant::Column::TenantId.eq(self.tenant_id.as_str()))
+            .exec(txn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Returns the link of `entry` at `sequence` after `previous_hash`.
+pub(crate) fn link_at(
+    entry: &AuditLogEntry,
+    sequence: i64,
+    previous_hash: &[u8; 32],
+) -> Result<ChainLink, DbErr> {
+    let digest = digest_at(entry.clone(), sequence)?;
+    Ok(ChainLink {
+        sequence,
+        content_digest: digest,
+        hash: chain_hash(&digest, previous_hash),
+    })
+}
+
+/// Returns the content digest of `entry` as if it stood at `sequence`.
+pub(crate) fn digest_at(entry: AuditLogEntry, sequence: i64) -> Result<[u8; 32], DbErr> {
+    let mut message = entry_to_message(entry);
+    message.sequence = sequence;
+    // Only a bug can get here: validation refuses non-finite numbers and the
+    // id is a Uuid. Failing the append keeps the chain from holding a link
+    // nobody could recompute.
+    content_digest(&message).map_err(|error| DbErr::Custom(format!("canonical form: {error}")))
+}
+
+/// Records the tenant if new, then locks and returns its chain head. On
+/// Postgres the `FOR UPDATE` row lock makes concurrent appends to one tenant
+/// take turns, so sequence order is commit order; on SQLite the transaction
+/// already holds the database's write lock from BEGIN IMMEDIATE.
+pub(crate) async fn lock_head(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+) -> Result<ChainHead, DbErr> {
+    let tenant = audit_tenant::ActiveModel {
+        tenant_id: ActiveValue::Set(tenant_id.to_owned()),
+        created_at: ActiveValue::Set(now_micros()),
+        head_sequence: ActiveValue::Set(0),
+        head_hash: ActiveValue::Set(None),
+    };
+    audit_tenant::Entity::insert(tenant)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    let mut query = audit_tenant::Entity::find_by_id(tenant_id.to_owned());
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let row = query
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))?;
+    head_of(row)
+}
+
+/// Returns the head a tenant row holds.
+pub(crate) fn head_of(row: audit_tenant::Model) -> Result<ChainHead, DbErr> {
+    let hash = match row.head_hash {
+        None => GENESIS_HASH,
+        Some(bytes) => to_hash(&bytes).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "tenant {} has a {}-byte head hash",
+                row.tenant_id,
+                bytes.len()
+            ))
+        })?,
+    };
+    Ok(ChainHead {
+        tenant_id: row.tenant_id,
+        sequence: row.head_sequence,
+        hash,
+    })
+}
+
+/// Returns a 32-byte digest, or None for any other length.
+pub(crate) fn to_hash(bytes: &[u8]) -> Option<[u8; 32]> {
+    bytes.try_into().ok()
+}
+
+/// Stores a link in the row of its entry.
+pub(crate) fn set_link(row: &mut audit_log::Model, link: &ChainLink) {
+    row.sequence = Some(link.sequence);
+    row.content_digest = Some(link.content_digest.to_vec());
+    row.hash = Some(link.hash.to_vec());
+}

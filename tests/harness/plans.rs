@@ -1,0 +1,190 @@
+//! Postgres query plans: a server whose database a test can also reach
+//! directly, `EXPLAIN (FORMAT JSON)` of a statement, and the plan as a tree
+//! of nodes with the questions the plan tests ask of it.
+
+use crate::{Backend, TestApp};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
+};
+use serde_json::Value as Json;
+
+/// Starts a Postgres test server and opens a second connection to its
+/// database, for loading rows in bulk and for EXPLAIN.
+pub async fn spawn_postgres_with_connection() -> (TestApp, DatabaseConnection) {
+    let mut database_url = String::new();
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        database_url.clone_from(&settings.database_url);
+    })
+    .await;
+    let db = Database::connect(database_url.as_str())
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to the test database: {error}"));
+    (app, db)
+}
+
+/// Returns the plan Postgres chooses for `sql` with `values` bound to `$1…`.
+pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> PlanNode {
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("EXPLAIN (FORMAT JSON) {sql}"),
+        values,
+    );
+    let row = db
+        .query_one_raw(statement)
+        .await
+        .unwrap_or_else(|error| panic!("EXPLAIN failed: {error}\n{sql}"))
+        .expect("EXPLAIN returns a row");
+    let json: Json = row
+        .try_get_by_index(0)
+        .expect("EXPLAIN (FORMAT JSON) returns JSON");
+    PlanNode::from_json(&json[0]["Plan"])
+}
+
+/// Returns the plan Postgres chooses for `sql` when sorting is priced out
+/// (`enable_sort` and `enable_incremental_sort` off): whether some index
+/// can deliver the rows in the order asked, whatever the table's size.
+pub async fn explain_without_sorting(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: Vec<Value>,
+) -> PlanNode {
+    let txn = db.begin().await.expect("a transaction for EXPLAIN");
+    txn.execute_unprepared("SET LOCAL enable_sort = off; SET LOCAL enable_incremental_sort = off")
+        .await
+        .expect("planner settings apply");
+    let plan = explain(&txn, sql, values).await;
+    txn.rollback().await.expect("the EXPLAIN transaction ends");
+    plan
+}
+
+/// One node of a plan, with the fields the plan tests look at.
+#[derive(Debug, Clone)]
+pub struct PlanNode {
+    /// `Seq Scan`, `Index Scan`, `Sort`, `Limit`, …
+    pub node_type: String,
+    pub relation: Option<String>,
+    pub index: Option<String>,
+    /// `Sorted` or `Hashed` for an aggregate.
+    pub strategy: Option<String>,
+    /// `Backward` for an index read from its end.
+    pub direction: Option<String>,
+    pub index_cond: Option<String>,
+    /// Rows read and then discarded by this condition.
+    pub filter: Option<String>,
+    pub children: Vec<PlanNode>,
+}
+
+impl PlanNode {
+    fn from_json(json: &Json) -> Self {
+        let text = |key: &str| json.get(key).and_then(Json::as_str).map(str::to_owned);
+        Self {
+            node_type: text("Node Type").unwrap_or_default(),
+            relation: text("Relation Name"),
+            index: text("Index Name"),
+            strategy: text("Strategy"),
+            direction: text("Scan Direction"),
+            index_cond: text("Index Cond").or_else(|| text("Recheck Cond")),
+            filter: text("Filter"),
+            children: json
+                .get("Plans")
+                .and_then(Json::as_array)
+                .map(|plans| plans.iter().map(Self::from_json).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Returns this node and every node below it, depth first.
+    pub fn nodes(&self) -> Vec<&PlanNode> {
+        let mut nodes = vec![self];
+        for child in &self.children {
+            nodes.extend(child.nodes());
+        }
+        nodes
+    }
+
+    /// Returns the nodes that read rows of `table` (sequential, index,
+    /// index-only and bitmap heap scans).
+    pub fn scans_of(&self, table: &str) -> Vec<&PlanNode> {
+        self.nodes()
+            .into_iter()
+            .filter(|node| node.relation.as_deref() == Some(table))
+            .collect()
+    }
+
+    /// Returns the indexes a scan reads: its own, or those of the bitmap
+    /// index scans below a bitmap heap scan.
+    pub fn indexes(&self) -> Vec<&str> {
+        self.nodes()
+            .into_iter()
+            .filter_map(|node| node.index.as_deref())
+            .collect()
+    }
+
+    /// Returns whether this is a sort (full, top-N or incremental).
+    pub fn is_sort(&self) -> bool {
+        self.node_type.ends_with("Sort")
+    }
+
+    /// Returns whether a sort orders rows of `table` themselves, that is a
+    /// scan of `table` lies below it with no aggregate in between (a sort of
+    /// aggregated groups is not a sort of the table). With
+    /// `except_for_grouping`, a sort feeding a sorted (group) aggregate is
+    /// accepted.
+    pub fn sorts_rows_of(&self, table: &str, except_for_grouping: bool) -> bool {
+        self.sorts_rows_below(None, table, except_for_grouping)
+    }
+
+    fn sorts_rows_below(&self, parent: Option<&PlanNode>, table: &str, exempt_group: bool) -> bool {
+        let exempt = exempt_group && parent.is_some_and(|parent| parent.node_type == "Aggregate");
+        let sorts_here = self.is_sort()
+            && !exempt
+            && self.children.iter().any(|child| child.feeds_rows_of(table));
+        sorts_here
+            || self
+                .children
+                .iter()
+                .any(|child| child.sorts_rows_below(Some(self), table, exempt_group))
+    }
+
+    fn feeds_rows_of(&self, table: &str) -> bool {
+        if self.relation.as_deref() == Some(table) {
+            return true;
+        }
+        self.node_type != "Aggregate"
+            && self.children.iter().any(|child| child.feeds_rows_of(table))
+    }
+
+    /// Returns the plan on one line: `Limit > Index Scan Backward using
+    /// audit_logs_actor_id_idx on audit_logs [cond …] [filter …]`, branches
+    /// in parentheses.
+    pub fn summary(&self) -> String {
+        let mut line = match self.strategy.as_deref() {
+            Some("Sorted") => "GroupAggregate".to_owned(),
+            Some("Hashed") => "HashAggregate".to_owned(),
+            _ => self.node_type.clone(),
+        };
+        if self.direction.as_deref() == Some("Backward") {
+            line.push_str(" Backward");
+        }
+        if let Some(index) = &self.index {
+            line.push_str(&format!(" using {index}"));
+        }
+        if let Some(relation) = &self.relation {
+            line.push_str(&format!(" on {relation}"));
+        }
+        if let Some(cond) = &self.index_cond {
+            line.push_str(&format!(" [cond {cond}]"));
+        }
+        if let Some(filter) = &self.filter {
+            line.push_str(&format!(" [filter {filter}]"));
+        }
+        match self.children.as_slice() {
+            [] => line,
+            [only] => format!("{line} > {}", only.summary()),
+            many => {
+                let branches: Vec<String> = many.iter().map(PlanNode::summary).collect();
+                format!("{line} > ({})", branches.join(" | "))
+            }
+        }
+    }
+}
