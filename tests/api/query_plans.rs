@@ -90,11 +90,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
          (which can also serve type + id, the type as a filter)",
     ),
     (
-        "client_ip",
-        "one address becomes `client_ip BETWEEN a AND a`, a range to the planner; \
-         emit `client_ip = a` when the block is a single address",
-    ),
-    (
         "client_ip_cidr24",
         "a block is a range on client_ip, which no B-tree can follow with time \
          order; index a network column (the /24 of IPv4, the /48 of IPv6) so \
@@ -564,11 +559,15 @@ fn filter_sql(combination: &Combination) -> Where {
     }
     if !filter.client_ip.is_empty() {
         let range = IpRange::parse(&filter.client_ip).expect("a valid address or block");
-        let first = clause.bind(range.first.to_vec());
-        let last = clause.bind(range.last.to_vec());
-        clause
-            .conditions
-            .push(format!("\"client_ip\" BETWEEN {first} AND {last}"));
+        if range.first == range.last {
+            clause.add("client_ip", "=", range.first.to_vec());
+        } else {
+            let first = clause.bind(range.first.to_vec());
+            let last = clause.bind(range.last.to_vec());
+            clause
+                .conditions
+                .push(format!("\"client_ip\" BETWEEN {first} AND {last}"));
+        }
     }
     if let Some(start) = &filter.start_time {
         clause.add("occurred_at", ">=", micros(start));

@@ -37,9 +37,14 @@ pub(crate) fn filter_condition(filter: &AuditLogFilter) -> Condition {
     }
     if let Some(range) = &filter.client_ip {
         // 16-byte keys compare with memcmp on both backends, so a CIDR block
-        // is one contiguous range.
-        condition =
-            condition.add(Column::ClientIp.between(range.first.to_vec(), range.last.to_vec()));
+        // is one contiguous range. One address stays an equality: the planner
+        // follows the (tenant_id, client_ip, occurred_at, id) index in time
+        // order only then.
+        condition = if range.first == range.last {
+            condition.add(Column::ClientIp.eq(range.first.to_vec()))
+        } else {
+            condition.add(Column::ClientIp.between(range.first.to_vec(), range.last.to_vec()))
+        };
     }
     if let Some(start) = filter.start_time {
         condition = condition.add(Column::OccurredAt.gte(start));
