@@ -6,7 +6,8 @@
 //! storage layer.
 //!
 //! [`integrity`] holds the canonical bytes of an entry and the hash chain
-//! (`docs/integrity.md`), shared by the server and offline verifiers.
+//! (`docs/integrity.md`), shared by the server and offline verifiers;
+//! [`checkpoint`] the signed checkpoints of a chain head.
 
 #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
 
@@ -19,6 +20,7 @@ pub mod v1 {
 /// registered with the reflection service so grpcurl can describe the API.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("audit_descriptor");
 
+pub mod checkpoint;
 pub mod integrity;
 
 pub use v1::*;

@@ -2,6 +2,7 @@
 //! service with health and reflection until told to stop.
 
 use crate::auth::{AuthError, AuthLayer, Authenticator};
+use crate::checkpoint::Checkpointer;
 use crate::config::Settings;
 use crate::rpc::{AuditRpc, PageTokenKey};
 use crate::rpc_trace::RpcTraceLayer;
@@ -99,9 +100,15 @@ impl Application {
             settings.jwt_public_key.as_deref(),
             store.clone(),
         )?;
+        let checkpointer = Checkpointer::new(
+            store.clone(),
+            settings.signing_key.clone(),
+            settings.checkpoint_dir.clone(),
+        );
         let rpc = AuditRpc::new(
             store.clone(),
             PageTokenKey::derive(settings.jwt_secret.bytes()),
+            checkpointer.clone(),
         );
         let audit_service = AuditServiceServer::new(rpc)
             .max_decoding_message_size(limits.max_message_bytes)
@@ -113,6 +120,13 @@ impl Application {
             health_reporter,
             settings.health_interval,
         ));
+
+        let checkpoint_task = (!settings.checkpoint_interval.is_zero()).then(|| {
+            tokio::spawn(crate::checkpoint::task::run_periodic(
+                checkpointer,
+                settings.checkpoint_interval,
+            ))
+        });
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(audit_proto::FILE_DESCRIPTOR_SET)
@@ -163,6 +177,9 @@ impl Application {
             }
         };
         health_task.abort();
+        if let Some(checkpoint_task) = checkpoint_task {
+            checkpoint_task.abort();
+        }
         outcome
     }
 }

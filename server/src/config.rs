@@ -2,6 +2,7 @@
 //! application is built from.
 
 use crate::auth::{AuthError, JwtSecret};
+use crate::checkpoint::CheckpointSigner;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,6 +104,19 @@ pub struct ServerArgs {
     /// How long in-flight calls may take to finish after SIGINT or SIGTERM.
     #[arg(long, env = "AUDIT_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub shutdown_grace: Duration,
+    /// Ed25519 key that signs checkpoints: a file holding the 32-byte seed
+    /// as hex or base64. Without one, loopback only, `<data-dir>/signing-key`
+    /// (generated on first use).
+    #[arg(long, env = "AUDIT_SIGNING_KEY", global = true)]
+    pub signing_key: Option<PathBuf>,
+    /// How often every tenant whose chain head moved gets a signed
+    /// checkpoint, e.g. 10m; 0 turns periodic checkpoints off.
+    #[arg(long, env = "AUDIT_CHECKPOINT_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
+    pub checkpoint_interval: Duration,
+    /// Directory each checkpoint is also written to, as
+    /// `<tenant>/<sequence>.json`, outside the database.
+    #[arg(long, env = "AUDIT_CHECKPOINT_DIR", global = true)]
+    pub checkpoint_dir: Option<PathBuf>,
 }
 
 /// Limits on what one client may ask of the server.
@@ -132,6 +146,12 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// How often health checks the database.
     pub health_interval: Duration,
+    /// The key checkpoints are signed with.
+    pub signing_key: CheckpointSigner,
+    /// Period of the automatic checkpoints; zero turns them off.
+    pub checkpoint_interval: Duration,
+    /// Where checkpoints are also written as JSON files.
+    pub checkpoint_dir: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -147,6 +167,9 @@ impl ServerArgs {
             })?),
             None => None,
         };
+        let signing_key =
+            CheckpointSigner::resolve(self.signing_key.as_deref(), &self.data_dir, self.listen)
+                .map_err(|error| AuthError::Config(error.to_string()))?;
         Ok(Settings {
             listen: self.listen,
             database_url: self.database_url.clone(),
@@ -158,6 +181,9 @@ impl ServerArgs {
             },
             shutdown_grace: self.shutdown_grace,
             health_interval: Duration::from_secs(5),
+            signing_key,
+            checkpoint_interval: self.checkpoint_interval,
+            checkpoint_dir: self.checkpoint_dir.clone(),
         })
     }
 }

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: the tracing subscriber, with OpenTelemetry when configured.
 //! - [`app`]: [`app::Application`] binds, serves and shuts down.
 //! - [`auth`]: bearer tokens (JWT or API key) become a [`auth::Caller`].
+//! - [`checkpoint`]: the signing key and signed checkpoints of chain heads.
 //! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
 //! - [`domain`]: validated entries, filters, cursors and stats.
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
@@ -15,6 +16,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod checkpoint;
 pub mod config;
 pub mod domain;
 pub mod error;

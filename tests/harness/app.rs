@@ -9,6 +9,7 @@ use audit_proto::{
 };
 use audit_server::app::{Application, StartupError};
 use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, revoke_api_key};
+use audit_server::checkpoint::CheckpointSigner;
 use audit_server::config::{Limits, Settings};
 use audit_server::store::AuditStore;
 use futures_util::TryStreamExt;
@@ -20,6 +21,8 @@ use tokio::task::JoinHandle;
 
 /// The HS256 secret the test server trusts.
 pub const TEST_JWT_SECRET: &str = "audit-tests-secret-at-least-32-bytes-long";
+/// The seed of the key the test server signs checkpoints with.
+pub const TEST_SIGNING_SEED: [u8; 32] = [7; 32];
 /// The tenant most tests write to.
 pub const ACME: &str = "acme";
 /// A second tenant, to prove isolation.
@@ -63,6 +66,9 @@ impl TestApp {
             limits: Limits::default(),
             shutdown_grace: Duration::from_secs(5),
             health_interval: Duration::from_millis(500),
+            signing_key: CheckpointSigner::from_seed(TEST_SIGNING_SEED),
+            checkpoint_interval: Duration::ZERO,
+            checkpoint_dir: None,
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())

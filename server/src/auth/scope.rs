@@ -8,7 +8,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// ListAuditLogs, GetAuditLog, GetAuditStats, DescribeFilters,
-    /// VerifyAuditChain.
+    /// VerifyAuditChain, GetCheckpoint, GetPublicKeys.
     Read,
     /// AppendAuditLogs.
     Append,

@@ -141,38 +141,54 @@ fn read_dev_secret(path: &Path) -> Result<Option<Vec<u8>>, AuthError> {
     Ok(Some(secret))
 }
 
-/// Writes a new secret to a private temporary file, then hard-links it into
-/// place: the link fails if the file appeared meanwhile, so two processes
-/// starting at once end up with the same secret and nobody reads a
-/// half-written file.
+/// Generates a new dev secret and stores it with [`create_private_once`];
+/// when another process got there first, reads theirs.
 fn create_dev_secret(data_dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
-    fs::create_dir_all(data_dir).map_err(dev_error(data_dir))?;
     let random: [u8; DEV_SECRET_RANDOM_BYTES] = rand::random();
     // Stored as text so the same string can be passed as --jwt-secret.
     let secret = URL_SAFE_NO_PAD.encode(random).into_bytes();
-
-    let temporary = data_dir.join(format!(
-        ".{DEV_SECRET_FILE}.{}.{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let written = write_private(&temporary, &secret);
-    let linked = written.and_then(|()| fs::hard_link(&temporary, path));
-    // Best effort: a leftover temporary file holds no secret anyone uses.
-    let _ = fs::remove_file(&temporary);
-    match linked {
-        Ok(()) => {
+    match create_private_once(data_dir, path, &secret) {
+        Ok(true) => {
             tracing::info!(path = %path.display(), "generated dev jwt secret");
             Ok(secret)
         }
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => read_dev_secret(path)?
+        Ok(false) => read_dev_secret(path)?
             .ok_or_else(|| dev_error(path)(io::Error::from(io::ErrorKind::NotFound))),
         Err(error) => Err(dev_error(path)(error)),
     }
 }
 
+/// Creates `path` in `dir` (and `dir` itself) holding `contents` and a
+/// newline, readable by its owner only; returns false when the file already
+/// exists, leaving it as it is.
+///
+/// Writes a private temporary file, then hard-links it into place: the link
+/// fails if the file appeared meanwhile, so two processes starting at once
+/// end up with the same contents and nobody reads a half-written file.
+pub(crate) fn create_private_once(dir: &Path, path: &Path, contents: &[u8]) -> io::Result<bool> {
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(
+        ".{name}.{}.{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let written = write_private(&temporary, contents);
+    let linked = written.and_then(|()| fs::hard_link(&temporary, path));
+    // Best effort: a leftover temporary file holds nothing anyone uses.
+    let _ = fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Creates `path` readable by its owner only (0600 on Unix) and writes
-/// `secret` to it.
+/// `secret` and a newline to it.
 fn write_private(path: &Path, secret: &[u8]) -> io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -188,7 +204,7 @@ fn write_private(path: &Path, secret: &[u8]) -> io::Result<()> {
 }
 
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
+pub(crate) fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(metadata) = fs::metadata(path) {
         let mode = metadata.permissions().mode() & 0o777;
@@ -196,14 +212,14 @@ fn warn_if_readable_by_others(path: &Path) {
             tracing::warn!(
                 path = %path.display(),
                 mode = format_args!("{mode:o}"),
-                "dev jwt secret is readable by other users; chmod 600 it"
+                "secret file is readable by other users; chmod 600 it"
             );
         }
     }
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
+pub(crate) fn warn_if_readable_by_others(_path: &Path) {}
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! decode and validate, call the store, encode.
 
 mod append;
+mod checkpoint;
 mod delete;
 mod describe;
 mod entry;
@@ -17,6 +18,7 @@ mod violations;
 
 pub use page_token::PageTokenKey;
 
+use crate::checkpoint::Checkpointer;
 use crate::error::AuditError;
 use crate::store::AuditStore;
 use audit_proto as pb;
@@ -28,11 +30,16 @@ use tonic::{Request, Response, Status};
 pub struct AuditRpc {
     store: AuditStore,
     page_tokens: PageTokenKey,
+    checkpoints: Checkpointer,
 }
 
 impl AuditRpc {
-    pub fn new(store: AuditStore, page_tokens: PageTokenKey) -> Self {
-        Self { store, page_tokens }
+    pub fn new(store: AuditStore, page_tokens: PageTokenKey, checkpoints: Checkpointer) -> Self {
+        Self {
+            store,
+            page_tokens,
+            checkpoints,
+        }
     }
 }
 
@@ -101,5 +108,19 @@ impl AuditService for AuditRpc {
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Result<Response<Self::VerifyAuditChainStream>, Status> {
         respond(verify::verify(self, request).await)
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        respond(checkpoint::get_checkpoint(self, request).await)
+    }
+
+    async fn get_public_keys(
+        &self,
+        request: Request<pb::GetPublicKeysRequest>,
+    ) -> Result<Response<pb::PublicKeys>, Status> {
+        respond(checkpoint::get_public_keys(self, request).await)
     }
 }

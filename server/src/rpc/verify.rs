@@ -3,10 +3,11 @@
 //! the verdict. A broken chain is a successful call whose verdict says so.
 
 use super::AuditRpc;
+use super::checkpoint::{TrustedCheckpoint, trust_checkpoint};
 use crate::auth::{Caller, Scope, caller};
-use crate::domain::{ChainProgress, ChainVerdict};
+use crate::domain::{BreakKind, ChainProgress, ChainStatus, ChainVerdict};
 use crate::error::AuditError;
-use crate::store::{AuditStore, ChainVerification, VerificationStep};
+use crate::store::{AuditStore, ChainVerification, StoreError, VerificationStep};
 use audit_proto as pb;
 use audit_proto::verify_audit_chain_response::Message;
 use tokio::sync::mpsc;
@@ -46,20 +47,81 @@ pub async fn verify(
         );
     }
     violations.into_result(())?;
+    let checkpoint = match &body.checkpoint {
+        Some(given) => Some(checked_checkpoint(rpc, given, &tenant_id, body)?),
+        None => None,
+    };
 
     let (verification, verdict) = rpc
         .store
         .begin_verification(&tenant_id, body.from_sequence, body.to_sequence)
         .await?;
     let (sender, receiver) = mpsc::channel(2);
-    let producer = run(rpc.store.clone(), verification, verdict, sender);
+    let producer = run(
+        rpc.store.clone(),
+        verification,
+        verdict,
+        (tenant_id, checkpoint),
+        sender,
+    );
     tokio::spawn(producer.instrument(tracing::Span::current()));
     Ok(ReceiverStream::new(receiver))
 }
 
+/// Checks a given checkpoint's signature, and that its sequence lies in the
+/// requested range.
+fn checked_checkpoint(
+    rpc: &AuditRpc,
+    given: &pb::Checkpoint,
+    tenant_id: &str,
+    body: &pb::VerifyAuditChainRequest,
+) -> Result<TrustedCheckpoint, AuditError> {
+    let checkpoint = trust_checkpoint(given, tenant_id, rpc.checkpoints.signer())?;
+    let before = body.from_sequence > 1 && checkpoint.sequence < body.from_sequence;
+    let after = body.to_sequence != 0 && checkpoint.sequence > body.to_sequence;
+    if before || after {
+        return Err(AuditError::invalid(
+            "checkpoint.sequence",
+            format!(
+                "{} is outside the verified range {}..{}",
+                checkpoint.sequence, body.from_sequence, body.to_sequence
+            ),
+        ));
+    }
+    Ok(checkpoint)
+}
+
+/// Turns an intact verdict into BROKEN when the chain does not pass through
+/// the checkpoint: its head is before it (a truncated tail), or the link at
+/// its sequence has another hash (a rewritten chain). The range was just
+/// verified, so the stored link stands for the recomputed one.
+async fn against_checkpoint(
+    store: &AuditStore,
+    tenant_id: &str,
+    verdict: ChainVerdict,
+    checkpoint: TrustedCheckpoint,
+) -> Result<ChainVerdict, StoreError> {
+    if verdict.status != ChainStatus::Intact {
+        return Ok(verdict);
+    }
+    let broken_at = |sequence| ChainVerdict {
+        status: ChainStatus::Broken,
+        first_broken_sequence: sequence,
+        kind: BreakKind::CheckpointMismatch,
+        ..verdict.clone()
+    };
+    if checkpoint.sequence > verdict.head_sequence {
+        return Ok(broken_at(verdict.head_sequence + 1));
+    }
+    match store.link_hash(tenant_id, checkpoint.sequence).await? {
+        Some(hash) if hash == checkpoint.head_hash => Ok(verdict),
+        _ => Ok(broken_at(checkpoint.sequence)),
+    }
+}
+
 /// The tenant whose chain to verify: the caller's own unless an admin names
 /// another.
-fn chain_tenant(requested: &str, caller: &Caller) -> Result<String, AuditError> {
+pub(super) fn chain_tenant(requested: &str, caller: &Caller) -> Result<String, AuditError> {
     if requested.is_empty() || requested == caller.tenant_id {
         return Ok(caller.tenant_id.clone());
     }
@@ -77,6 +139,7 @@ async fn run(
     store: AuditStore,
     mut verification: ChainVerification,
     mut verdict: Option<ChainVerdict>,
+    (tenant_id, checkpoint): (String, Option<TrustedCheckpoint>),
     sender: mpsc::Sender<Result<pb::VerifyAuditChainResponse, Status>>,
 ) {
     let mut next_progress = PROGRESS_EVERY;
@@ -99,13 +162,17 @@ async fn run(
                     return;
                 }
             }
-            Err(error) => {
-                let status = Status::from(AuditError::from(error));
-                tracing::Span::current().record("grpc.code", status.code() as i32);
-                let _ = sender.send(Err(status)).await;
-                return;
+            Err(error) => return send_error(&sender, error).await,
+        }
+    };
+    let verdict = match checkpoint {
+        Some(checkpoint) => {
+            match against_checkpoint(&store, &tenant_id, verdict, checkpoint).await {
+                Ok(verdict) => verdict,
+                Err(error) => return send_error(&sender, error).await,
             }
         }
+        None => verdict,
     };
     tracing::info!(
         head_sequence = verdict.head_sequence,
@@ -116,6 +183,15 @@ async fn run(
         "chain verified"
     );
     let _ = sender.send(Ok(verdict_message(verdict))).await;
+}
+
+async fn send_error(
+    sender: &mpsc::Sender<Result<pb::VerifyAuditChainResponse, Status>>,
+    error: StoreError,
+) {
+    let status = Status::from(AuditError::from(error));
+    tracing::Span::current().record("grpc.code", status.code() as i32);
+    let _ = sender.send(Err(status)).await;
 }
 
 fn progress_message(progress: ChainProgress) -> pb::VerifyAuditChainResponse {

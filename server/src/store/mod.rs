@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
 //!   file per operation: `append`, `list` (pages and counts), `get`,
-//!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain).
+//!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
+//!   `checkpoints` (signed chain heads).
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
@@ -15,6 +16,7 @@
 mod api_keys;
 mod append;
 mod chain;
+mod checkpoints;
 mod conditions;
 mod connect;
 mod delete;
@@ -32,6 +34,7 @@ mod verify;
 mod tests;
 
 pub use api_keys::ApiKeyRecord;
+pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use verify::{ChainVerification, VerificationStep};
 

@@ -373,7 +373,7 @@ struct Page {
 
 /// Returns the stored hash of the link at `sequence`, a row's or a
 /// tombstone's.
-async fn stored_hash_at(
+pub(super) async fn stored_hash_at(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     sequence: i64,

@@ -2,6 +2,7 @@
 //! by `super::migration`; these describe rows for queries and inserts.
 
 pub mod api_key;
+pub mod audit_checkpoint;
 pub mod audit_log;
 pub mod audit_tenant;
 pub mod audit_tombstone;

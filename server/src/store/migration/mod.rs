@@ -9,6 +9,7 @@ mod m20261122_000001_create_audit_logs;
 mod m20261122_000002_create_audit_tenants;
 mod m20261122_000003_create_api_keys;
 mod m20261201_000004_create_hash_chain;
+mod m20261210_000005_create_checkpoints;
 
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_audit_tenants::Migration),
             Box::new(m20261122_000003_create_api_keys::Migration),
             Box::new(m20261201_000004_create_hash_chain::Migration),
+            Box::new(m20261210_000005_create_checkpoints::Migration),
         ]
     }
 }
