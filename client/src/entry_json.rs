@@ -5,15 +5,26 @@ use crate::convert::timestamp_to_rfc3339;
 use crate::json::struct_to_json;
 use crate::names::name_or_number;
 use crate::{ActorType, AuditEvent, AuditLog, Error, Outcome};
+use audit_proto::integrity::to_hex;
 use serde_json::{Value, json};
 
 /// Returns a stored entry as plain JSON: the contract's field names, times
 /// in RFC 3339 (UTC), enum values by name (`ACTOR_TYPE_USER`,
 /// `RESULT_SUCCESS`), metadata as the JSON object it was sent as, and `null`
-/// for an absent actor, target, request or time.
+/// for an absent actor, target, request, time or metadata. The chain fields
+/// `sequence`, `content_digest` and `hash` (lowercase hex, `null` when
+/// unset) come along, so an export can be verified offline
+/// ([`crate::integrity`]).
+///
+/// Absent metadata is `null`, not `{}`: the two hash differently
+/// (`docs/integrity.md`), and the JSON form must say which one was stored.
 ///
 /// [`audit_event_from_json`] reads the result back as the event that
-/// produced the entry (ignoring `id`, `tenant_id` and `received_at`).
+/// produced the entry (ignoring `id`, `tenant_id`, `received_at` and the
+/// chain fields, which the service assigns); [`audit_log_from_json`] reads
+/// it back whole.
+///
+/// [`audit_log_from_json`]: crate::audit_log_from_json
 ///
 /// ```
 /// use audit_client::{AuditLog, audit_log_to_json};
@@ -27,7 +38,9 @@ use serde_json::{Value, json};
 /// let json = audit_log_to_json(&entry);
 /// assert_eq!(json["occurred_at"], "2024-06-01T10:30:00Z");
 /// assert_eq!(json["result"], "RESULT_UNSPECIFIED");
-/// assert_eq!(json["metadata"], serde_json::json!({}));
+/// assert_eq!(json["metadata"], serde_json::Value::Null);
+/// assert_eq!(json["sequence"], 0);
+/// assert_eq!(json["hash"], serde_json::Value::Null);
 /// ```
 pub fn audit_log_to_json(entry: &AuditLog) -> Value {
     let actor = entry.actor.as_ref().map(|actor| {
@@ -61,10 +74,22 @@ pub fn audit_log_to_json(entry: &AuditLog) -> Value {
         "client_ip": entry.client_ip,
         "user_agent": entry.user_agent,
         "request": request,
-        "metadata": entry.metadata.as_ref().map_or_else(|| json!({}), struct_to_json),
+        "metadata": entry.metadata.as_ref().map(struct_to_json),
         "request_id": entry.request_id,
         "idempotency_key": entry.idempotency_key,
+        "sequence": entry.sequence,
+        "content_digest": hex_or_null(&entry.content_digest),
+        "hash": hex_or_null(&entry.hash),
     })
+}
+
+/// Lowercase hex, or `null` for the empty bytes of an entry never chained.
+fn hex_or_null(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        Value::String(to_hex(bytes))
+    }
 }
 
 /// Reads an event from JSON in the form [`audit_log_to_json`] writes (and

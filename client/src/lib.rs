@@ -41,10 +41,13 @@
 //! - [`Error`] and [`RetryPolicy`]: what failed and whether to try again.
 //! - [`AuditEvent`]: an event to record, with a serde form for NDJSON.
 //! - Conversions: [`IntoTimestamp`] and friends, JSON ⇄ `Struct`
-//!   ([`json_to_struct`]), entries as JSON ([`audit_log_to_json`]), enum
+//!   ([`json_to_struct`]), entries as JSON ([`audit_log_to_json`] and back,
+//!   [`audit_log_from_json`]), enum
 //!   names ([`parse_actor_type`]), and [`AuditLogExt`] on stored entries.
 //! - [`BearerToken`]: the interceptor that adds the `authorization` header.
 //! - [`recorder`]: [`Recorder`], batching events in the background.
+//! - [`integrity`]: the offline chain verifier, for an export checked
+//!   without trusting the server.
 //! - [`layer`]: [`AuditLayer`], a tower layer that records the calls of any
 //!   service.
 
@@ -55,10 +58,12 @@ mod builder;
 mod client;
 mod convert;
 mod entry;
+mod entry_from_json;
 mod entry_json;
 mod error;
 mod event;
 mod filter;
+pub mod integrity;
 mod json;
 pub mod layer;
 mod list;
@@ -91,6 +96,7 @@ pub use convert::{
     IntoTimestamp, parse_entry_id, parse_rfc3339, timestamp_to_rfc3339, timestamp_to_system_time,
 };
 pub use entry::AuditLogExt;
+pub use entry_from_json::audit_log_from_json;
 pub use entry_json::{audit_event_from_json, audit_log_to_json};
 pub use error::{Error, FieldViolation};
 pub use event::AuditEvent;

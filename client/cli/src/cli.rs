@@ -15,7 +15,7 @@ use std::time::Duration;
 #[command(name = "audit", version, max_term_width = 100)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 other errors (including invalid arguments \
-    the server refused), 2 usage, 3 unauthenticated or permission denied, 4 not found, \
+    the server refused, and a broken chain found by `verify`), 2 usage, 3 unauthenticated or permission denied, 4 not found, \
     5 server unavailable."
 )]
 pub struct Cli {
@@ -73,6 +73,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Writes the entries matching the filters to a file; resumable.
     Export(ExportArgs),
+    /// Verifies the hash chain in an NDJSON export, offline; exits 0 when
+    /// intact, 1 when broken.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +211,38 @@ pub struct ExportArgs {
 
     #[command(flatten)]
     pub filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The export must be unfiltered and of one tenant: a filtered export \
+    misses links of the chain. Entries deleted through the service are vouched for by their \
+    deletion records in the same export. Prints one line: `intact: FIRST..LAST, N entries, \
+    head HEX` (exit 0) or `broken at sequence S: KIND (why)` (exit 1). The whole file is \
+    read into memory and sorted by sequence."
+)]
+pub struct VerifyArgs {
+    /// An NDJSON export, as `audit export` or `audit list --format ndjson`
+    /// writes it, in any order.
+    pub file: PathBuf,
+
+    /// The hash of the link just before the export's first entry, for an
+    /// export that starts after sequence 1 (e.g. the head of an earlier
+    /// export); without it that first link is taken on trust.
+    #[arg(long, value_name = "HEX", value_parser = parse_hash_arg)]
+    pub anchor: Option<[u8; 32]>,
+
+    /// A head hash kept from elsewhere (a `VerifyAuditChain` verdict's
+    /// `head_hash`, an earlier export's head): the export must end at it or
+    /// pass through it, otherwise its tail was cut or the chain rewritten.
+    #[arg(long, value_name = "HEX", value_parser = parse_hash_arg)]
+    pub head: Option<[u8; 32]>,
+}
+
+/// A SHA-256 hash as 64 hex digits.
+fn parse_hash_arg(text: &str) -> Result<[u8; 32], String> {
+    audit_client::integrity::parse_hash(text)
+        .ok_or_else(|| "must be 64 hex digits (a SHA-256 hash)".to_owned())
 }
 
 /// The formats an export file can have: one entry per line or row, so a

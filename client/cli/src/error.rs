@@ -24,6 +24,9 @@ pub enum CliError {
     /// Input or state the user must fix: a bad import line, a refused resume.
     #[error("{0}")]
     Invalid(String),
+    /// `verify` found the chain broken; its verdict is already on stdout.
+    #[error("the chain is broken")]
+    ChainBroken,
 }
 
 impl From<audit_client::Error> for CliError {

@@ -4,7 +4,7 @@ use crate::error::CliError;
 use std::process::ExitCode;
 use tonic::Code;
 
-/// Anything not listed below.
+/// Anything not listed below, including a broken chain (`verify`).
 pub const FAILURE: u8 = 1;
 /// A usage error (clap exits with 2 for its own as well).
 pub const USAGE: u8 = 2;
@@ -39,6 +39,10 @@ pub fn code(error: &CliError) -> u8 {
 pub fn report(error: &CliError) -> ExitCode {
     if error.is_closed_pipe() {
         return ExitCode::SUCCESS;
+    }
+    if matches!(error, CliError::ChainBroken) {
+        // The verdict line on stdout says it all.
+        return ExitCode::from(code(error));
     }
     eprintln!("error: {error}");
     ExitCode::from(code(error))

@@ -2,9 +2,10 @@
 //!
 //! Each line is an entry as `audit list --format ndjson` prints it (the
 //! client library's JSON form); what the service assigns (`id`, `tenant_id`,
-//! `received_at`) is ignored. An event
-//! without an idempotency key gets one derived from its line number and
-//! text, so running an interrupted import again stores nothing twice.
+//! `received_at`, and the chain's `sequence`, `content_digest` and `hash`)
+//! is ignored. An event without an idempotency key gets one derived from
+//! its line number and text, so running an interrupted import again stores
+//! nothing twice.
 
 use crate::cli::ImportArgs;
 use crate::error::CliError;

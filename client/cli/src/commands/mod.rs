@@ -8,6 +8,7 @@ mod get;
 mod import;
 mod list;
 mod stats;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
@@ -15,8 +16,13 @@ use crate::service::Service;
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let command = match cli.command {
+        // Offline: an auditor verifies an export without reaching the service.
+        Command::Verify(args) => return verify::run(args),
+        command => command,
+    };
     let service = Service::connect(&cli.endpoint, cli.token.as_deref(), cli.timeout).await?;
-    match cli.command {
+    match command {
         Command::List(args) => list::run(&service, args).await,
         Command::Get(args) => get::run(&service, args).await,
         Command::Delete(args) => delete::run(&service, args).await,
@@ -25,5 +31,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Append(args) => append::run(&service, args).await,
         Command::Import(args) => import::run(&service, args).await,
         Command::Export(args) => export::run(&service, args).await,
+        Command::Verify(args) => verify::run(args),
     }
 }

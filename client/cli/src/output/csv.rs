@@ -1,6 +1,7 @@
 //! Entries as CSV: a header row, then one row per entry. Cells are taken
 //! from the same JSON form `ndjson` prints, nested fields flattened
-//! (`actor_id`, `target_type`, …) and metadata kept as a JSON cell.
+//! (`actor_id`, `target_type`, …) and metadata kept as a JSON cell; the
+//! chain fields come last, so earlier columns keep their places.
 
 use super::EntryWriter;
 use audit_client::audit_log_to_json;
@@ -9,7 +10,7 @@ use serde_json::Value;
 use std::io::{self, Write};
 
 /// The header row, each column with where its cell is in the JSON form.
-pub const COLUMNS: [(&str, &str); 21] = [
+pub const COLUMNS: [(&str, &str); 24] = [
     ("id", "/id"),
     ("tenant_id", "/tenant_id"),
     ("occurred_at", "/occurred_at"),
@@ -31,6 +32,9 @@ pub const COLUMNS: [(&str, &str); 21] = [
     ("request_id", "/request_id"),
     ("idempotency_key", "/idempotency_key"),
     ("metadata", "/metadata"),
+    ("sequence", "/sequence"),
+    ("content_digest", "/content_digest"),
+    ("hash", "/hash"),
 ];
 
 pub struct CsvWriter;

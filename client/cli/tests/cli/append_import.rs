@@ -92,7 +92,14 @@ fn without_server_fields(ndjson: &str) -> Vec<Value> {
         .map(|line| {
             let mut entry: Value = serde_json::from_str(line).expect("a JSON line");
             let object = entry.as_object_mut().expect("an object");
-            for field in ["id", "tenant_id", "received_at"] {
+            for field in [
+                "id",
+                "tenant_id",
+                "received_at",
+                "sequence",
+                "content_digest",
+                "hash",
+            ] {
                 object.remove(field);
             }
             entry

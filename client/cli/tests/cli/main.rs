@@ -9,3 +9,4 @@ mod export;
 mod list;
 mod read_commands;
 mod support;
+mod verify;

@@ -128,14 +128,33 @@ pub fn fixture() -> Vec<AuditLogInput> {
     ]
 }
 
-/// Replaces what the server assigns (ids, the receive time) with
-/// placeholders, so output can be compared with a golden file.
+/// Replaces what the server assigns (ids, the receive time, and the
+/// digests and hashes that follow from them) with placeholders, so output
+/// can be compared with a golden file.
 pub fn normalise(text: &str, ids: &[String], received_at: &str) -> String {
     let mut text = text.replace(received_at, "<received_at>");
     for (index, id) in ids.iter().enumerate() {
         text = text.replace(id.as_str(), &format!("<id{}>", index + 1));
     }
-    text
+    replace_hashes(&text)
+}
+
+/// Replaces every run of exactly 64 lowercase hex digits with `<sha256>`.
+fn replace_hashes(text: &str) -> String {
+    let is_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if is_hex(c) {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "<sha256>" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 /// Returns the receive time of the seeded batch as the CLI prints it.

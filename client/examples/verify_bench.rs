@@ -1,0 +1,116 @@
+//! Times the offline chain verifier: builds N chained entries in memory
+//! (default 200,000; `-- N` for another count) and reports entries per
+//! second, for entries already decoded and for NDJSON lines parsed first.
+//! A benchmark, not a test; the target is 200,000 entries/s per core.
+//!
+//! ```sh
+//! cargo run --release -p audit-client --example verify_bench -- 200000
+//! ```
+
+use audit_client::integrity::{VerifyOptions, verify_entries};
+use audit_client::{
+    Actor, AuditLog, RequestInfo, Target, audit_log_from_json, audit_log_to_json, json_to_struct,
+};
+use audit_proto::integrity::{GENESIS_HASH, chain_hash, content_digest};
+use std::time::Instant;
+
+const DEFAULT_ENTRIES: usize = 200_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let count = match std::env::args().nth(1) {
+        Some(text) => text.parse()?,
+        None => DEFAULT_ENTRIES,
+    };
+    let entries = chain(count)?;
+
+    let started = Instant::now();
+    let verdict = verify_entries(entries.clone(), &VerifyOptions::default());
+    report("decoded entries", count, started.elapsed().as_secs_f64());
+    if !verdict.is_intact() {
+        return Err(format!("the synthetic chain did not verify: {verdict:?}").into());
+    }
+
+    let lines: Vec<String> = entries
+        .iter()
+        .rev()
+        .map(|entry| audit_log_to_json(entry).to_string())
+        .collect();
+    let started = Instant::now();
+    let parsed = lines
+        .iter()
+        .map(|line| Ok(audit_log_from_json(&serde_json::from_str(line)?)?))
+        .collect::<Result<Vec<AuditLog>, Box<dyn std::error::Error>>>()?;
+    let verdict = verify_entries(parsed, &VerifyOptions::default());
+    report(
+        "NDJSON lines, newest first",
+        count,
+        started.elapsed().as_secs_f64(),
+    );
+    if !verdict.is_intact() {
+        return Err(format!("the parsed chain did not verify: {verdict:?}").into());
+    }
+    Ok(())
+}
+
+fn report(what: &str, count: usize, seconds: f64) {
+    let rate = count as f64 / seconds;
+    println!("{what}: {count} entries in {seconds:.3} s = {rate:.0} entries/s");
+}
+
+/// A chain of `count` entries shaped like real ones: every field set, a
+/// few metadata keys.
+fn chain(count: usize) -> Result<Vec<AuditLog>, Box<dyn std::error::Error>> {
+    let mut previous = GENESIS_HASH;
+    let mut entries = Vec::with_capacity(count);
+    for index in 0..count {
+        let sequence = i64::try_from(index)? + 1;
+        let mut entry = AuditLog {
+            id: format!("019a0000-0000-7000-8000-{index:012x}"),
+            tenant_id: "acme".into(),
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000 + sequence,
+                nanos: 123_000,
+            }),
+            received_at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000 + sequence,
+                nanos: 456_000,
+            }),
+            action: "document.read".into(),
+            actor: Some(Actor {
+                id: format!("u{}", index % 100),
+                r#type: 1,
+                name: "Ada Lovelace".into(),
+                email: "ada@example.com".into(),
+            }),
+            target: Some(Target {
+                r#type: "document".into(),
+                id: format!("d{index}"),
+                name: "Quarterly report".into(),
+            }),
+            result: 1,
+            client_ip: "10.1.2.3".into(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64)".into(),
+            request: Some(RequestInfo {
+                method: "GET".into(),
+                path: format!("/documents/d{index}"),
+                status_code: 200,
+            }),
+            metadata: Some(json_to_struct(serde_json::json!({
+                "attempt": 1,
+                "mfa": true,
+                "ratio": 0.25,
+                "tags": ["finance", "q3"],
+            }))?),
+            request_id: format!("req-{index}"),
+            idempotency_key: String::new(),
+            sequence,
+            ..Default::default()
+        };
+        let digest = content_digest(&entry)?;
+        previous = chain_hash(&digest, &previous);
+        entry.content_digest = digest.to_vec();
+        entry.hash = previous.to_vec();
+        entries.push(entry);
+    }
+    Ok(entries)
+}
