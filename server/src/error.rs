@@ -29,6 +29,8 @@ pub enum AuditError {
     #[error("idempotency key {key:?} is already stored with different content")]
     IdempotencyConflict { key: String },
     #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
     ResourceExhausted(String),
     #[error("deadline exceeded")]
     DeadlineExceeded,
@@ -75,6 +77,9 @@ impl From<StoreError> for AuditError {
         match error {
             StoreError::NotFound(id) => AuditError::NotFound(id),
             StoreError::IdempotencyConflict { key } => AuditError::IdempotencyConflict { key },
+            StoreError::FailedPrecondition(description) => {
+                AuditError::FailedPrecondition(description)
+            }
             StoreError::InvalidRange(description) => {
                 AuditError::invalid("from_sequence", description)
             }
@@ -106,6 +111,7 @@ impl From<AuditError> for Status {
             AuditError::PermissionDenied(_) => Status::permission_denied(message),
             AuditError::NotFound(_) => Status::not_found(message),
             AuditError::IdempotencyConflict { .. } => Status::already_exists(message),
+            AuditError::FailedPrecondition(_) => Status::failed_precondition(message),
             AuditError::ResourceExhausted(_) => Status::resource_exhausted(message),
             AuditError::DeadlineExceeded => Status::deadline_exceeded(message),
             AuditError::Unavailable(cause) => {

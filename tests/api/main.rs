@@ -17,6 +17,7 @@ mod grpcurl;
 mod health;
 mod idempotency;
 mod integrity;
+mod legal_hold;
 mod list_filters;
 mod list_paging;
 mod message_size;

@@ -14,7 +14,8 @@ pub enum Scope {
     Append,
     /// DeleteAuditLog.
     Write,
-    /// Everything, across tenants where a call allows it.
+    /// Everything, across tenants where a call allows it; alone it allows
+    /// SetLegalHold, ClearLegalHold and GetLegalHold.
     Admin,
 }
 

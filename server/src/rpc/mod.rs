@@ -9,6 +9,7 @@ mod entry;
 mod filter;
 mod get;
 mod json;
+mod legal_hold;
 mod list;
 mod page_token;
 mod stats;
@@ -122,5 +123,26 @@ impl AuditService for AuditRpc {
         request: Request<pb::GetPublicKeysRequest>,
     ) -> Result<Response<pb::PublicKeys>, Status> {
         respond(checkpoint::get_public_keys(self, request).await)
+    }
+
+    async fn set_legal_hold(
+        &self,
+        request: Request<pb::SetLegalHoldRequest>,
+    ) -> Result<Response<pb::LegalHold>, Status> {
+        respond(legal_hold::set_legal_hold(self, request).await)
+    }
+
+    async fn clear_legal_hold(
+        &self,
+        request: Request<pb::ClearLegalHoldRequest>,
+    ) -> Result<Response<pb::LegalHold>, Status> {
+        respond(legal_hold::clear_legal_hold(self, request).await)
+    }
+
+    async fn get_legal_hold(
+        &self,
+        request: Request<pb::GetLegalHoldRequest>,
+    ) -> Result<Response<pb::LegalHold>, Status> {
+        respond(legal_hold::get_legal_hold(self, request).await)
     }
 }

@@ -1,6 +1,7 @@
 //! Linking entries into their tenant's hash chain: the head row lock that
 //! serialises appends, and the one function that assigns an entry its
-//! sequence, content digest and hash. Append and delete both go through it.
+//! sequence, content digest and hash. Append, delete and legal hold all go
+//! through it.
 
 use super::entity::{audit_log, audit_tenant};
 use crate::domain::{AuditLogEntry, ChainLink, entry_to_message, now_micros};
@@ -79,6 +80,16 @@ pub(crate) async fn lock_head(
     txn: &DatabaseTransaction,
     tenant_id: &str,
 ) -> Result<ChainHead, DbErr> {
+    head_of(lock_tenant(txn, tenant_id).await?)
+}
+
+/// Records the tenant if new, then locks and returns its row. Until the
+/// caller's transaction ends nobody else can move the chain head, nor set or
+/// clear the tenant's legal hold, which takes the same lock.
+pub(crate) async fn lock_tenant(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+) -> Result<audit_tenant::Model, DbErr> {
     let tenant = audit_tenant::ActiveModel {
         tenant_id: ActiveValue::Set(tenant_id.to_owned()),
         created_at: ActiveValue::Set(now_micros()),
@@ -93,11 +104,10 @@ pub(crate) async fn lock_head(
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    let row = query
+    query
         .one(txn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))?;
-    head_of(row)
+        .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))
 }
 
 /// Returns the head a tenant row holds.

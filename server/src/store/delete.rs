@@ -2,13 +2,15 @@
 //! tombstone keeps its link in the hash chain, and the chained deletion
 //! record names the tombstone's sequence and digest.
 
-use super::chain::{lock_head, set_link};
+use super::chain::{head_of, lock_tenant, set_link};
 use super::entity::{audit_log, audit_tombstone};
 use super::get::find;
+use super::legal_hold::find_hold;
 use super::rows::{entry_to_model, model_to_entry};
 use super::{AuditStore, StoreError};
 use crate::domain::{
-    AuditLogEntry, ChainLink, DELETED_DIGEST_KEY, DELETED_SEQUENCE_KEY, TenantScope, now_micros,
+    AuditLogEntry, ChainLink, DELETED_ACTION, DELETED_DIGEST_KEY, DELETED_SEQUENCE_KEY,
+    TenantScope, now_micros,
 };
 use audit_proto::integrity::to_hex;
 use sea_orm::{DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel};
@@ -19,7 +21,8 @@ impl AuditStore {
     /// the deletion record with `record` and stores it, chained, in the
     /// deleted entry's tenant, with a tombstone of the deleted entry's link.
     /// Returns (deleted entry, deletion record). `NotFound` when the scope
-    /// holds no such entry.
+    /// holds no such entry; `FailedPrecondition` when its tenant is on legal
+    /// hold or the entry is itself a deletion record.
     pub async fn delete<F>(
         &self,
         scope: &TenantScope,
@@ -34,6 +37,22 @@ impl AuditStore {
             return Err(StoreError::NotFound(id.to_string()));
         };
         let deleted = model_to_entry(row)?;
+        if deleted.action == DELETED_ACTION {
+            // Its metadata is what makes a tombstone verifiable.
+            return Err(StoreError::FailedPrecondition(format!(
+                "audit log {id} is a deletion record: deletion records keep tombstones verifiable"
+            )));
+        }
+        // Locking the tenant before checking its hold: a concurrent
+        // SetLegalHold waits for this transaction, or this one for it.
+        let tenant = lock_tenant(&txn, &deleted.tenant_id).await?;
+        if find_hold(&txn, &deleted.tenant_id).await?.is_some() {
+            return Err(StoreError::FailedPrecondition(format!(
+                "tenant {} is on legal hold",
+                deleted.tenant_id
+            )));
+        }
+        let mut head = head_of(tenant)?;
         let removed = audit_log::Entity::delete_by_id((deleted.tenant_id.clone(), deleted.id))
             .exec(&txn)
             .await?;
@@ -45,7 +64,6 @@ impl AuditStore {
         let mut deletion = record(&deleted);
         // The record belongs with what it records, whatever the builder said.
         deletion.tenant_id.clone_from(&deleted.tenant_id);
-        let mut head = lock_head(&txn, &deleted.tenant_id).await?;
         if let Some(link) = &deleted.chain {
             name_tombstone(&mut deletion, link);
         }

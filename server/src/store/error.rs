@@ -13,6 +13,10 @@ pub enum StoreError {
     /// The idempotency key is already stored with a different fingerprint.
     #[error("idempotency key {key:?} is already stored with different content")]
     IdempotencyConflict { key: String },
+    /// The operation is refused in the current state (a tenant on legal
+    /// hold, a deletion record that must stay).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// A requested range of the hash chain does not exist.
     #[error("{0}")]
     InvalidRange(String),

@@ -5,7 +5,7 @@
 //! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
 //!   file per operation: `append`, `list` (pages and counts), `get`,
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
-//!   `checkpoints` (signed chain heads).
+//!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold).
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
@@ -24,6 +24,7 @@ mod describe;
 mod entity;
 mod error;
 mod get;
+mod legal_hold;
 mod list;
 mod migration;
 mod rows;
@@ -36,6 +37,7 @@ mod tests;
 pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
+pub use legal_hold::LegalHoldRecord;
 pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{
