@@ -4,14 +4,13 @@
 
 use audit_proto::checkpoint::verify_checkpoint;
 use audit_proto::integrity::{GENESIS_HASH, chain_hash, content_digest, to_hex};
-use audit_proto::verify_audit_chain_response::Message;
 use audit_proto::{
     BreakKind, ChainStatus, ChainVerdict, Checkpoint, GetCheckpointRequest, GetPublicKeysRequest,
     ListAuditLogsRequest, VerifyAuditChainRequest,
 };
-use audit_tests::{ACME, ALL_SCOPES, Backend, GLOBEX, TestApp, input, on_both_backends};
-use futures_util::TryStreamExt;
-use sea_orm::ConnectionTrait;
+use audit_tests::{
+    ACME, ALL_SCOPES, Backend, GLOBEX, TestApp, input, on_both_backends, tamper, verify_chain,
+};
 use std::time::Duration;
 use tonic::Code;
 
@@ -49,26 +48,7 @@ async fn verify(
         checkpoint,
         ..Default::default()
     };
-    let messages: Vec<_> = app
-        .client_for(tenant, ALL_SCOPES)
-        .stub()
-        .verify_audit_chain(request)
-        .await?
-        .into_inner()
-        .try_collect()
-        .await?;
-    match messages.last().and_then(|last| last.message.clone()) {
-        Some(Message::Verdict(verdict)) => Ok(verdict),
-        other => panic!("the stream must end with a verdict, got {other:?}"),
-    }
-}
-
-async fn tamper(app: &TestApp, sql: &str) {
-    app.store()
-        .connection()
-        .execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    verify_chain(app, tenant, request).await
 }
 
 /// A byte-string literal in the backend's SQL.

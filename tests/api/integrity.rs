@@ -4,45 +4,17 @@
 use audit_proto::verify_audit_chain_response::Message;
 use audit_proto::{BreakKind, ChainStatus, ChainVerdict, VerifyAuditChainRequest};
 use audit_tests::{
-    ACME, ALL_SCOPES, Backend, GLOBEX, TestApp, assert_code, input, on_both_backends,
+    ACME, ALL_SCOPES, Backend, GLOBEX, TestApp, assert_code, input, on_both_backends, tamper,
+    verify_chain,
 };
 use futures_util::TryStreamExt;
-use sea_orm::ConnectionTrait;
 use tonic::Code;
 
 /// Verifies `tenant`'s whole chain as its user and returns the verdict.
 async fn verify(app: &TestApp, tenant: &str) -> ChainVerdict {
-    verify_range(app, tenant, VerifyAuditChainRequest::default())
+    verify_chain(app, tenant, VerifyAuditChainRequest::default())
         .await
         .expect("verify")
-}
-
-async fn verify_range(
-    app: &TestApp,
-    tenant: &str,
-    request: VerifyAuditChainRequest,
-) -> Result<ChainVerdict, tonic::Status> {
-    let client = app.client_for(tenant, ALL_SCOPES);
-    let messages: Vec<_> = client
-        .stub()
-        .verify_audit_chain(request)
-        .await?
-        .into_inner()
-        .try_collect()
-        .await?;
-    match messages.last().and_then(|last| last.message.clone()) {
-        Some(Message::Verdict(verdict)) => Ok(verdict),
-        other => panic!("the stream must end with a verdict, got {other:?}"),
-    }
-}
-
-/// Runs SQL against the server's database, as a tampering administrator.
-async fn tamper(app: &TestApp, sql: &str) {
-    app.store()
-        .connection()
-        .execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
 
 fn assert_broken(verdict: &ChainVerdict, sequence: i64, kind: BreakKind) {
@@ -87,7 +59,7 @@ async fn an_untouched_chain_is_intact(backend: Backend) {
             .all(|entry| entry.hash.len() == 32 && entry.content_digest.len() == 32)
     );
 
-    let middle = verify_range(
+    let middle = verify_chain(
         &app,
         ACME,
         VerifyAuditChainRequest {
@@ -244,7 +216,7 @@ async fn concurrent_appends_get_consecutive_sequences(backend: Backend) {
 on_both_backends!(only_an_admin_verifies_another_tenant);
 async fn only_an_admin_verifies_another_tenant(backend: Backend) {
     let app = seeded(backend, 2).await;
-    let other = verify_range(
+    let other = verify_chain(
         &app,
         GLOBEX,
         VerifyAuditChainRequest {
@@ -269,7 +241,7 @@ async fn only_an_admin_verifies_another_tenant(backend: Backend) {
         messages.last().and_then(|last| last.message.clone()),
         Some(Message::Verdict(verdict)) if verdict.entries_checked == 2
     ));
-    let beyond = verify_range(
+    let beyond = verify_chain(
         &app,
         ACME,
         VerifyAuditChainRequest {

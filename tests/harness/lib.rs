@@ -19,6 +19,7 @@
 pub mod app;
 pub mod assertions;
 pub mod backend;
+pub mod chain;
 pub mod entries;
 pub mod grpcurl;
 pub mod lossy_relay;
@@ -29,6 +30,7 @@ pub mod relay;
 pub use app::{ACME, ADMIN_TENANT, ALL_SCOPES, GLOBEX, TestApp};
 pub use assertions::{assert_code, assert_invalid_field, violated_fields};
 pub use backend::Backend;
+pub use chain::{tamper, verify_chain};
 pub use entries::{AuditLogInputExt, input, json_struct, labels, micros, utc};
 pub use lossy_relay::LossyRelay;
 pub use relay::TcpRelay;

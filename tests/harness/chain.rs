@@ -1,0 +1,38 @@
+//! Helpers for the hash-chain tests: ask the server for a verdict, and edit
+//! its database directly as a tampering administrator would.
+
+use crate::{ALL_SCOPES, TestApp};
+use audit_proto::verify_audit_chain_response::Message;
+use audit_proto::{ChainVerdict, VerifyAuditChainRequest};
+use futures_util::TryStreamExt;
+use sea_orm::ConnectionTrait;
+
+/// Runs VerifyAuditChain as a user of `tenant` and returns the verdict that
+/// ends the stream (progress messages are skipped).
+pub async fn verify_chain(
+    app: &TestApp,
+    tenant: &str,
+    request: VerifyAuditChainRequest,
+) -> Result<ChainVerdict, tonic::Status> {
+    let messages: Vec<_> = app
+        .client_for(tenant, ALL_SCOPES)
+        .stub()
+        .verify_audit_chain(request)
+        .await?
+        .into_inner()
+        .try_collect()
+        .await?;
+    match messages.last().and_then(|last| last.message.clone()) {
+        Some(Message::Verdict(verdict)) => Ok(verdict),
+        other => panic!("the stream must end with a verdict, got {other:?}"),
+    }
+}
+
+/// Runs SQL against the server's database behind its back.
+pub async fn tamper(app: &TestApp, sql: &str) {
+    app.store()
+        .connection()
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+}
