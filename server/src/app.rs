@@ -4,6 +4,7 @@
 use crate::auth::{AuthError, AuthLayer, Authenticator};
 use crate::checkpoint::Checkpointer;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::rpc::{AuditRpc, PageTokenKey};
 use crate::rpc_trace::RpcTraceLayer;
 use crate::store::{AuditStore, StoreError};
@@ -39,6 +40,8 @@ pub struct Application {
     store: AuditStore,
     incoming: TcpIncoming,
     local_addr: SocketAddr,
+    /// The bound `/metrics` listener, when `metrics_listen` is set.
+    metrics_listener: Option<(tokio::net::TcpListener, SocketAddr)>,
 }
 
 impl Application {
@@ -59,11 +62,16 @@ impl Application {
         })?;
         // Small unary calls must not wait on Nagle's algorithm.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let metrics_listener = match settings.metrics_listen {
+            Some(address) => Some(bind_metrics(address).await?),
+            None => None,
+        };
         Ok(Self {
             settings,
             store,
             incoming,
             local_addr,
+            metrics_listener,
         })
     }
 
@@ -75,6 +83,11 @@ impl Application {
     /// Returns the port actually bound.
     pub fn port(&self) -> u16 {
         self.local_addr.port()
+    }
+
+    /// Returns the address `/metrics` is served on, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, address)| *address)
     }
 
     /// Returns the store, for administrative commands and tests.
@@ -93,8 +106,14 @@ impl Application {
             store,
             incoming,
             local_addr,
+            metrics_listener,
         } = self;
         let limits = settings.limits;
+        let metrics = Metrics::new(store.clone(), limits.max_streaming_calls);
+        let metrics_task = metrics_listener.map(|(listener, address)| {
+            tracing::info!(%address, "serving Prometheus metrics at /metrics");
+            tokio::spawn(crate::metrics::http::serve(listener, metrics.clone()))
+        });
         let authenticator = Authenticator::new(
             &settings.jwt_secret,
             settings.jwt_public_key.as_deref(),
@@ -119,6 +138,7 @@ impl Application {
             store,
             health_reporter,
             settings.health_interval,
+            metrics.clone(),
         ));
 
         let checkpoint_task = (!settings.checkpoint_interval.is_zero()).then(|| {
@@ -141,7 +161,7 @@ impl Application {
             .build_v1alpha()?;
 
         let layers = tower::ServiceBuilder::new()
-            .layer(RpcTraceLayer)
+            .layer(RpcTraceLayer::new(metrics))
             .layer(AuthLayer::new(authenticator))
             .into_inner();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -177,6 +197,9 @@ impl Application {
             }
         };
         health_task.abort();
+        if let Some(metrics_task) = metrics_task {
+            metrics_task.abort();
+        }
         if let Some(checkpoint_task) = checkpoint_task {
             checkpoint_task.abort();
         }
@@ -185,7 +208,12 @@ impl Application {
 }
 
 /// Reports SERVING only while the database answers.
-async fn watch_database(store: AuditStore, reporter: HealthReporter, interval: Duration) {
+async fn watch_database(
+    store: AuditStore,
+    reporter: HealthReporter,
+    interval: Duration,
+    metrics: Metrics,
+) {
     let mut last = None;
     loop {
         let healthy = matches!(
@@ -197,6 +225,7 @@ async fn watch_database(store: AuditStore, reporter: HealthReporter, interval: D
         } else {
             ServingStatus::NotServing
         };
+        metrics.set_serving(healthy);
         if last != Some(healthy) {
             if healthy {
                 tracing::info!("database reachable: health SERVING");
@@ -211,4 +240,17 @@ async fn watch_database(store: AuditStore, reporter: HealthReporter, interval: D
             .await;
         tokio::time::sleep(interval).await;
     }
+}
+
+/// Binds the `/metrics` port at build time, so a taken port fails startup
+/// instead of leaving the server unobservable.
+async fn bind_metrics(
+    address: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { address, source };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
 }

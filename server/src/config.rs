@@ -117,6 +117,19 @@ pub struct ServerArgs {
     /// `<tenant>/<sequence>.json`, outside the database.
     #[arg(long, env = "AUDIT_CHECKPOINT_DIR", global = true)]
     pub checkpoint_dir: Option<PathBuf>,
+    /// Address to serve Prometheus metrics on (`GET /metrics`, plain
+    /// HTTP); no metrics listener without it.
+    #[arg(long, env = "AUDIT_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Most concurrent List/Verify streams on the whole server; more are
+    /// refused with RESOURCE_EXHAUSTED. 0 means no limit.
+    #[arg(
+        long,
+        env = "AUDIT_MAX_STREAMING_CALLS",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_streaming_calls: usize,
 }
 
 /// Limits on what one client may ask of the server.
@@ -124,6 +137,9 @@ pub struct ServerArgs {
 pub struct Limits {
     pub max_message_bytes: usize,
     pub max_concurrent_streams: u32,
+    /// Most concurrent audit.v1 streaming calls (List, Verify) over all
+    /// connections; 0 means no limit.
+    pub max_streaming_calls: usize,
 }
 
 impl Default for Limits {
@@ -131,6 +147,7 @@ impl Default for Limits {
         Self {
             max_message_bytes: 16 * 1024 * 1024,
             max_concurrent_streams: 256,
+            max_streaming_calls: 256,
         }
     }
 }
@@ -152,6 +169,8 @@ pub struct Settings {
     pub checkpoint_interval: Duration,
     /// Where checkpoints are also written as JSON files.
     pub checkpoint_dir: Option<PathBuf>,
+    /// Where `/metrics` is served; `None` opens no metrics port.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerArgs {
@@ -178,12 +197,14 @@ impl ServerArgs {
             limits: Limits {
                 max_message_bytes: self.max_message_bytes,
                 max_concurrent_streams: self.max_concurrent_streams,
+                max_streaming_calls: self.max_streaming_calls,
             },
             shutdown_grace: self.shutdown_grace,
             health_interval: Duration::from_secs(5),
             signing_key,
             checkpoint_interval: self.checkpoint_interval,
             checkpoint_dir: self.checkpoint_dir.clone(),
+            metrics_listen: self.metrics_listen,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
 //! - [`domain`]: validated entries, filters, cursors and stats.
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
+//! - [`metrics`]: Prometheus metrics and their `/metrics` listener.
 //! - [`error`]: the service's error type, mapped once to `tonic::Status`.
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod rpc;
 mod rpc_trace;
 pub mod store;

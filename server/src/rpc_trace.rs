@@ -1,36 +1,58 @@
-//! A tower layer that gives every RPC a span (method, tenant, status code)
-//! and reports oversized requests as RESOURCE_EXHAUSTED.
+//! A tower layer that gives every RPC a span (method, tenant, status code),
+//! joined to the caller's trace when it sends W3C `traceparent`; meters it
+//! (count, duration until its stream ends, open streams); refuses streaming
+//! calls over the server's limit; and reports oversized requests as
+//! RESOURCE_EXHAUSTED.
 
-use http::{HeaderValue, Request, Response};
+use crate::metrics::{MeteredBody, Metrics};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Wraps the whole router; the auth layer and handlers fill in the span's
 /// `tenant` and `grpc.code` fields.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RpcTraceLayer;
+#[derive(Debug, Clone)]
+pub struct RpcTraceLayer {
+    metrics: Metrics,
+}
+
+impl RpcTraceLayer {
+    pub fn new(metrics: Metrics) -> Self {
+        Self { metrics }
+    }
+}
 
 impl<S> Layer<S> for RpcTraceLayer {
     type Service = RpcTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcTrace { inner }
+        RpcTrace {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct RpcTrace<S> {
     inner: S,
+    metrics: Metrics,
 }
 
 impl<S, RequestBody, ResponseBody> Service<Request<RequestBody>> for RpcTrace<S>
 where
     S: Service<Request<RequestBody>, Response = Response<ResponseBody>>,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResponseBody: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = Response<MeteredBody<ResponseBody>>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -38,7 +60,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
         let span = tracing::info_span!(
             "rpc",
             otel.name = %request.uri().path(),
@@ -46,6 +68,19 @@ where
             tenant = tracing::field::Empty,
             grpc.code = tracing::field::Empty,
         );
+        join_callers_trace(&span, request.headers());
+        let call = match self.metrics.call_started(request.uri().path()) {
+            Ok(call) => call,
+            Err(refused) => {
+                let _entered = span.enter();
+                let status = refused.status();
+                tracing::warn!(limit = refused.limit, "streaming call refused at the limit");
+                tracing::Span::current().record("grpc.code", status.code() as i32);
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
+        };
+        // Handlers reach the metrics here (appended entries, follow mode).
+        request.extensions_mut().insert(self.metrics.clone());
         let response = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -54,14 +89,44 @@ where
             async move {
                 let mut response = response.await?;
                 report_oversize_as_exhausted(&mut response);
-                if let Some(code) = header_code(&response) {
-                    tracing::Span::current().record("grpc.code", code);
-                }
+                let call = match header_code(&response) {
+                    Some(code) => {
+                        tracing::Span::current().record("grpc.code", code);
+                        call.finish(tonic::Code::from_i32(code));
+                        None
+                    }
+                    None => Some(call),
+                };
                 tracing::debug!("rpc done");
-                Ok(response)
+                Ok(response.map(|body| MeteredBody::new(body, call)))
             }
             .instrument(span),
         )
+    }
+}
+
+/// Makes the caller's span (W3C `traceparent`/`tracestate` in the gRPC
+/// metadata) the parent of this RPC's span, so exported spans join the
+/// caller's trace. Without the OpenTelemetry layer this does nothing.
+fn join_callers_trace(span: &tracing::Span, headers: &HeaderMap) {
+    let parent = TraceContextPropagator::new().extract(&MetadataExtractor(headers));
+    if parent.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed: nothing to
+        // join then.
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// Reads propagation fields from request headers (gRPC metadata).
+struct MetadataExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key)?.to_str().ok()
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
     }
 }
 

@@ -69,6 +69,7 @@ impl TestApp {
             signing_key: CheckpointSigner::from_seed(TEST_SIGNING_SEED),
             checkpoint_interval: Duration::ZERO,
             checkpoint_dir: None,
+            metrics_listen: None,
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())

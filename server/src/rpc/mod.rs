@@ -21,6 +21,7 @@ pub use page_token::PageTokenKey;
 
 use crate::checkpoint::Checkpointer;
 use crate::error::AuditError;
+use crate::metrics::Metrics;
 use crate::store::AuditStore;
 use audit_proto as pb;
 use audit_proto::audit_service_server::AuditService;
@@ -62,7 +63,12 @@ impl AuditService for AuditRpc {
         &self,
         request: Request<pb::AppendAuditLogsRequest>,
     ) -> Result<Response<pb::AppendAuditLogsResponse>, Status> {
-        respond(append::append(self, request).await)
+        let metrics = request.extensions().get::<Metrics>().cloned();
+        let response = respond(append::append(self, request).await);
+        if let (Some(metrics), Ok(response)) = (metrics, &response) {
+            metrics.entries_appended(response.get_ref().ids.len());
+        }
+        response
     }
 
     type ListAuditLogsStream = list::ListStream;
