@@ -21,6 +21,7 @@ mod legal_hold;
 mod list_filters;
 mod list_paging;
 mod message_size;
+mod metrics;
 mod query_plans;
 mod recorder;
 mod shutdown;

@@ -35,6 +35,8 @@ pub const ALL_SCOPES: &str = "audit:read audit:append audit:write";
 /// A running server on a fresh database, stopped when dropped.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when the settings asked for it.
+    pub metrics_addr: Option<SocketAddr>,
     pub backend: Backend,
     secret: JwtSecret,
     /// As built, with `listen` pinned to the bound address, so a restart
@@ -77,6 +79,8 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("failed to build the {backend:?} test server: {error}"));
         let addr = application.local_addr();
         settings.listen = addr;
+        let metrics_addr = application.metrics_addr();
+        settings.metrics_listen = metrics_addr;
         let store = application.store().clone();
         let (shutdown, server) = run(application);
         let anonymous = AuditClient::connect(format!("http://{addr}"))
@@ -84,6 +88,7 @@ impl TestApp {
             .expect("failed to connect to the test server");
         Self {
             addr,
+            metrics_addr,
             backend,
             secret,
             settings,
@@ -169,6 +174,15 @@ impl TestApp {
     /// Returns the server's address as a client endpoint, `http://host:port`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Scrapes `/metrics`; the test server must have been started with
+    /// `metrics_listen` set.
+    pub async fn scrape(&self) -> crate::Scrape {
+        let addr = self
+            .metrics_addr
+            .expect("this test server was started without metrics_listen");
+        crate::Scrape::from(addr).await
     }
 
     /// Returns a client that sends no `authorization` header.

@@ -11,6 +11,7 @@
 //!   sees.
 //! - [`grpcurl`]: finds the grpcurl binary for the command-line tests.
 //! - [`relay`]: a TCP relay whose connections a test can cut mid-call.
+//! - [`scrape`]: reads `/metrics` and its samples.
 //! - [`lossy_relay`]: a relay that loses one reply after the server sent it.
 //!
 //! Every contract test is written once as `async fn name(backend: Backend)`
@@ -26,6 +27,7 @@ pub mod lossy_relay;
 pub mod plans;
 pub mod postgres;
 pub mod relay;
+pub mod scrape;
 
 pub use app::{ACME, ADMIN_TENANT, ALL_SCOPES, GLOBEX, TestApp};
 pub use assertions::{assert_code, assert_invalid_field, violated_fields};
@@ -34,6 +36,7 @@ pub use chain::{tamper, verify_chain};
 pub use entries::{AuditLogInputExt, input, json_struct, labels, micros, utc};
 pub use lossy_relay::LossyRelay;
 pub use relay::TcpRelay;
+pub use scrape::{Scrape, http_get};
 
 /// Generates a `#[tokio::test]` per backend for each test body
 /// `async fn name(backend: Backend)`: `name::postgres` and `name::sqlite`,
