@@ -1,7 +1,10 @@
 //! Logging and tracing: a fmt subscriber filtered by `RUST_LOG`, plus an
 //! OpenTelemetry layer only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! RPC spans join the caller's trace when it sends W3C `traceparent`
+//! (see `rpc_trace`).
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,12 +28,23 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber. Call inside the tokio runtime: the OTLP
 /// exporter's channel spawns on it.
 pub fn init(service_name: &'static str) -> TelemetryGuard {
+    install(service_name, otlp_enabled().then_some(None))
+}
+
+/// Like [`init`], but exports spans to the OTLP/gRPC collector at
+/// `endpoint` whatever the environment says; for tests that run their own
+/// collector.
+pub fn init_exporting_to(service_name: &'static str, endpoint: &str) -> TelemetryGuard {
+    install(service_name, Some(Some(endpoint)))
+}
+
+/// `export`: `None` for no OTLP layer, `Some(None)` to export where the
+/// environment says, `Some(Some(endpoint))` to export to `endpoint`.
+fn install(service_name: &'static str, export: Option<Option<&str>>) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,h2=warn,tower=warn")
     });
-    let provider = otlp_enabled()
-        .then(|| otlp_provider(service_name))
-        .flatten();
+    let provider = export.and_then(|endpoint| otlp_provider(service_name, endpoint));
     let otel_layer = provider
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
@@ -54,11 +68,12 @@ fn otlp_enabled() -> bool {
         && set("OTEL_TRACES_EXPORTER").is_none_or(|value| !value.eq_ignore_ascii_case("none"))
 }
 
-fn otlp_provider(service_name: &'static str) -> Option<SdkTracerProvider> {
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .build()
-    {
+fn otlp_provider(service_name: &'static str, endpoint: Option<&str>) -> Option<SdkTracerProvider> {
+    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    let exporter = match builder.build() {
         Ok(exporter) => exporter,
         Err(error) => {
             eprintln!("warning: trace export disabled: {error}");
