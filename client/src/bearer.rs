@@ -51,6 +51,8 @@ impl Interceptor for BearerToken {
                 ));
             }
         }
+        #[cfg(feature = "otel")]
+        crate::trace_context::inject_current(request.metadata_mut());
         Ok(request)
     }
 }

@@ -44,7 +44,8 @@
 //!   ([`json_to_struct`]), entries as JSON ([`audit_log_to_json`] and back,
 //!   [`audit_log_from_json`]), enum
 //!   names ([`parse_actor_type`]), and [`AuditLogExt`] on stored entries.
-//! - [`BearerToken`]: the interceptor that adds the `authorization` header.
+//! - [`BearerToken`]: the interceptor that adds the `authorization` header
+//!   and, with the `otel` feature, the caller's W3C `traceparent`.
 //! - [`recorder`]: [`Recorder`], batching events in the background.
 //! - [`integrity`]: the offline chain verifier, for an export checked
 //!   without trusting the server.
@@ -72,6 +73,8 @@ mod pages;
 pub mod recorder;
 mod retry;
 mod stats;
+#[cfg(feature = "otel")]
+mod trace_context;
 
 /// The generated contract crate, for anything not re-exported here.
 pub use audit_proto as proto;

@@ -1,6 +1,7 @@
 //! Trace-context propagation: a call that carries W3C `traceparent` gets an
 //! RPC span, exported over OTLP, in the caller's trace and under the
-//! caller's span. Its own test binary: the tracing subscriber and its OTLP
+//! caller's span, whether the caller set it by hand or the client's `otel`
+//! feature sent the span it was called in. Its own test binary: the tracing subscriber and its OTLP
 //! exporter are process-wide, and this one exports to a fake collector.
 
 use audit_proto::GetAuditLogRequest;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use tonic::metadata::MetadataValue;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tracing::Instrument;
 
 /// An OTLP/gRPC trace collector on loopback that keeps every span it gets.
 #[derive(Clone, Default)]
@@ -125,6 +127,15 @@ async fn rpc_spans_join_the_callers_trace() {
         .await
         .expect("describe filters");
 
+    // With its `otel` feature the client sends the span it is called in.
+    async {
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let outcome = app.client_for(ACME, ALL_SCOPES).get(&unknown).await;
+        assert!(outcome.is_err(), "no such entry");
+    }
+    .instrument(tracing::info_span!("checkout"))
+    .await;
+
     // Shutting the provider down flushes the batch; it blocks, so off the
     // runtime's workers, which the exporter's channel needs.
     tokio::task::spawn_blocking(move || drop(telemetry))
@@ -167,5 +178,20 @@ async fn rpc_spans_join_the_callers_trace() {
             .iter()
             .all(|(_, caller)| describe.trace_id != caller.trace_id),
         "and in a trace of its own"
+    );
+
+    let checkout = spans
+        .iter()
+        .find(|span| span.name == "checkout")
+        .expect("the caller's own span was exported");
+    let served = spans
+        .iter()
+        .find(|span| {
+            span.name == "/audit.v1.AuditService/GetAuditLog" && span.trace_id == checkout.trace_id
+        })
+        .expect("the RPC span is in the trace of the client's span");
+    assert_eq!(
+        served.parent_span_id, checkout.span_id,
+        "the RPC span's parent is the span the client was called in"
     );
 }
