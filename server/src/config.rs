@@ -121,8 +121,9 @@ pub struct ServerArgs {
     /// HTTP); no metrics listener without it.
     #[arg(long, env = "AUDIT_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
-    /// Most concurrent List/Verify streams on the whole server; more are
-    /// refused with RESOURCE_EXHAUSTED. 0 means no limit.
+    /// Most concurrent audit.v1 streaming calls (List, Verify, …) on the
+    /// whole server; more are refused with RESOURCE_EXHAUSTED. 0 means no
+    /// limit.
     #[arg(
         long,
         env = "AUDIT_MAX_STREAMING_CALLS",
