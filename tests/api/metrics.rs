@@ -268,3 +268,49 @@ async fn no_metrics_listener_without_the_flag() {
         Some("127.0.0.1:9464".parse().expect("address parses"))
     );
 }
+
+/// Calls `path` on the server as a gRPC method taking and returning Empty.
+async fn call_made_up_method(app: &TestApp, path: &'static str) -> tonic::Status {
+    let channel = tonic::transport::Endpoint::from_shared(app.endpoint())
+        .expect("endpoint parses")
+        .connect()
+        .await
+        .expect("connects");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("channel ready");
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    grpc.unary(
+        tonic::Request::new(()),
+        http::uri::PathAndQuery::from_static(path),
+        codec,
+    )
+    .await
+    .expect_err("no such method")
+}
+
+#[tokio::test]
+async fn made_up_methods_share_one_label() {
+    let app = TestApp::spawn_with(Backend::Sqlite, with_metrics).await;
+    // Without a token, the audit service's own path is refused before
+    // routing; an unknown service is unimplemented.
+    let nope = call_made_up_method(&app, "/audit.v1.AuditService/Nope").await;
+    assert_eq!(nope.code(), Code::Unauthenticated);
+    let unknown = call_made_up_method(&app, "/x.Y/Z").await;
+    assert_eq!(unknown.code(), Code::Unimplemented);
+
+    let scrape = app.scrape().await;
+    for code in ["UNAUTHENTICATED", "UNIMPLEMENTED"] {
+        assert_eq!(
+            scrape.expect(
+                "audit_rpc_requests_total",
+                &[("method", "other"), ("code", code)]
+            ),
+            1.0
+        );
+    }
+    assert!(
+        !scrape.text.contains("Nope") && !scrape.text.contains("x.Y"),
+        "a caller's made-up path never becomes a label:\n{}",
+        scrape.text
+    );
+}
