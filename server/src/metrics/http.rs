@@ -7,10 +7,13 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// How long a scraper may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves scrapes on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, metrics: Metrics) {
@@ -31,7 +34,11 @@ pub async fn serve(listener: TcpListener, metrics: Metrics) {
                 let response = respond(&metrics, &request);
                 async move { Ok::<_, Infallible>(response) }
             });
+            // A timer lets hyper drop a connection that never finishes its
+            // request headers, so idle sockets cannot pile up.
             let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             if let Err(error) = served {
