@@ -2,6 +2,7 @@
 //! unavailable server is sent again.
 
 use crate::Error;
+use crate::pages::is_broken_call;
 use std::time::Duration;
 
 /// How a call that failed with a retryable error ([`Error::is_retryable`])
@@ -69,10 +70,8 @@ impl RetryPolicy {
         half + half.mul_f64(fastrand::f64())
     }
 
-    /// Returns true when a call that failed with `error` after `attempts`
-    /// sends should be sent again.
-    pub(crate) fn allows_retry(&self, error: &Error, attempts: u32) -> bool {
-        error.is_retryable() && attempts < self.max_attempts
+    fn allows_idempotent_retry(&self, error: &Error, attempts: u32) -> bool {
+        (error.is_retryable() || is_broken_call(error)) && attempts < self.max_attempts
     }
 }
 
