@@ -70,7 +70,12 @@ impl RetryPolicy {
         half + half.mul_f64(fastrand::f64())
     }
 
-    fn allows_idempotent_retry(&self, error: &Error, attempts: u32) -> bool {
+    /// Returns true when a call that is safe to repeat and failed with
+    /// `error` after `attempts` sends should be sent again: when the server
+    /// was unavailable, and also when the connection broke mid-call (the
+    /// server was killed or the network cut it), where whether the call
+    /// landed is unknown.
+    pub(crate) fn allows_retry(&self, error: &Error, attempts: u32) -> bool {
         (error.is_retryable() || is_broken_call(error)) && attempts < self.max_attempts
     }
 }

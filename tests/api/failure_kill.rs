@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 const CLIENTS: usize = 4;
 const EVENTS: usize = 100_000;
-const BATCH: usize = 500;
+const BATCH: usize = 1000;
 /// Kill once this many events are acknowledged: mid-load, with batches in
 /// flight on every client.
 const KILL_AFTER: usize = EVENTS / 4;
