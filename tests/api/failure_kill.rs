@@ -53,7 +53,9 @@ async fn acknowledged_appends_survive_kill_9_without_duplicates(backend: Backend
         let ids = worker
             .await
             .expect("a client task panicked")
-            .unwrap_or_else(|error| panic!("a batch was never acknowledged: {error}\n{}", server.log()));
+            .unwrap_or_else(|error| {
+                panic!("a batch was never acknowledged: {error}\n{}", server.log())
+            });
         acknowledged.extend(ids);
     }
     assert!(
@@ -72,7 +74,11 @@ async fn acknowledged_appends_survive_kill_9_without_duplicates(backend: Backend
     );
     let lost: Vec<_> = acknowledged
         .iter()
-        .filter(|(key, id)| stored.get(*key).is_none_or(|ids| ids != &vec![(*id).clone()]))
+        .filter(|(key, id)| {
+            stored
+                .get(*key)
+                .is_none_or(|ids| ids != &vec![(*id).clone()])
+        })
         .collect();
     assert!(
         lost.is_empty(),

@@ -36,11 +36,7 @@ async fn a_client_that_leaves_a_large_list_frees_its_connection(backend: Backend
         .await
         .expect("list starts")
         .into_inner();
-    let first = stream
-        .message()
-        .await
-        .expect("first page")
-        .expect("a page");
+    let first = stream.message().await.expect("first page").expect("a page");
     assert_eq!(first.audit_logs.len(), PAGE as usize);
     assert!(!first.next_page_token.is_empty(), "more pages follow");
     drop(stream);
@@ -78,7 +74,10 @@ async fn a_client_that_leaves_while_its_query_waits_frees_the_connection_on_post
         !waiting.is_empty(),
         "the server's next page query should be waiting on the lock"
     );
-    assert!(app.store().pool_usage().in_use() > 0, "a connection is in use");
+    assert!(
+        app.store().pool_usage().in_use() > 0,
+        "a connection is in use"
+    );
 
     drop(stream);
     let idle_after = wait_until_pool_idle(&app, Duration::from_secs(1)).await;

@@ -15,6 +15,7 @@ mod describe_filters;
 mod failure_deadline;
 mod failure_kill;
 mod failure_list_disconnect;
+mod failure_postgres_outage;
 mod get;
 mod grpcurl;
 mod health;

@@ -65,7 +65,10 @@ impl Observer {
 
     /// Polls until the server runs no statement on `audit_logs`, and returns
     /// how long that took, or what still runs after `within`.
-    pub async fn wait_until_no_server_query(&self, within: Duration) -> Result<Duration, Vec<String>> {
+    pub async fn wait_until_no_server_query(
+        &self,
+        within: Duration,
+    ) -> Result<Duration, Vec<String>> {
         let started = Instant::now();
         loop {
             let queries = self.server_queries_on_audit_logs().await;

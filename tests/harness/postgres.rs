@@ -97,9 +97,8 @@ impl PostgresCluster {
     /// Postgres under a running server; the shared one must stay up for
     /// every other test. It is stopped and deleted when dropped.
     pub fn start_private() -> Self {
-        Self::start(true).unwrap_or_else(|error| {
-            panic!("cannot start a private throwaway postgres: {error}")
-        })
+        Self::start(true)
+            .unwrap_or_else(|error| panic!("cannot start a private throwaway postgres: {error}"))
     }
 
     /// Creates an empty database on this cluster and returns its URL.

@@ -66,7 +66,10 @@ impl ServerProcess {
     /// Starts a new process on the same port and database, and waits until
     /// it serves.
     pub async fn start_again(&mut self) {
-        assert!(self.child.is_none(), "the server process is already running");
+        assert!(
+            self.child.is_none(),
+            "the server process is already running"
+        );
         let log = File::options()
             .create(true)
             .append(true)
@@ -102,7 +105,10 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the server did not serve within {START_TIMEOUT:?}: {}", self.log());
+        panic!(
+            "the server did not serve within {START_TIMEOUT:?}: {}",
+            self.log()
+        );
     }
 
     /// Returns what the server logged, for failure messages.
