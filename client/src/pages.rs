@@ -160,7 +160,7 @@ impl ListCursor {
 /// tonic made the status locally from a transport error (it carries the
 /// error as its source; a status the server sent carries none), as UNKNOWN
 /// for a reset or truncated body, CANCELLED for a dropped connection.
-fn is_broken_call(error: &Error) -> bool {
+pub(crate) fn is_broken_call(error: &Error) -> bool {
     error.status().is_some_and(|status| {
         std::error::Error::source(status).is_some()
             && matches!(

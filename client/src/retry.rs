@@ -2,6 +2,7 @@
 //! unavailable server is sent again.
 
 use crate::Error;
+use crate::pages::is_broken_call;
 use std::time::Duration;
 
 /// How a call that failed with a retryable error ([`Error::is_retryable`])
@@ -69,10 +70,13 @@ impl RetryPolicy {
         half + half.mul_f64(fastrand::f64())
     }
 
-    /// Returns true when a call that failed with `error` after `attempts`
-    /// sends should be sent again.
+    /// Returns true when a call that is safe to repeat and failed with
+    /// `error` after `attempts` sends should be sent again: when the server
+    /// was unavailable, and also when the connection broke mid-call (the
+    /// server was killed or the network cut it), where whether the call
+    /// landed is unknown.
     pub(crate) fn allows_retry(&self, error: &Error, attempts: u32) -> bool {
-        error.is_retryable() && attempts < self.max_attempts
+        (error.is_retryable() || is_broken_call(error)) && attempts < self.max_attempts
     }
 }
 

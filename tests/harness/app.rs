@@ -195,6 +195,11 @@ impl TestApp {
         self.client_as("auditor", ADMIN_TENANT, "audit:admin")
     }
 
+    /// Returns the URL of the database the server uses.
+    pub fn database_url(&self) -> &str {
+        &self.settings.database_url
+    }
+
     /// Returns the server's store, for administrative steps such as API keys.
     pub fn store(&self) -> &AuditStore {
         &self.store

@@ -2,6 +2,7 @@
 //! its database directly as a tampering administrator would.
 
 use crate::{ALL_SCOPES, TestApp};
+use audit_client::AuditClient;
 use audit_proto::verify_audit_chain_response::Message;
 use audit_proto::{ChainVerdict, VerifyAuditChainRequest};
 use futures_util::TryStreamExt;
@@ -14,8 +15,16 @@ pub async fn verify_chain(
     tenant: &str,
     request: VerifyAuditChainRequest,
 ) -> Result<ChainVerdict, tonic::Status> {
-    let messages: Vec<_> = app
-        .client_for(tenant, ALL_SCOPES)
+    verify_chain_as(&app.client_for(tenant, ALL_SCOPES), request).await
+}
+
+/// Runs VerifyAuditChain with `client` (e.g. one of a server process) and
+/// returns the verdict that ends the stream.
+pub async fn verify_chain_as(
+    client: &AuditClient,
+    request: VerifyAuditChainRequest,
+) -> Result<ChainVerdict, tonic::Status> {
+    let messages: Vec<_> = client
         .stub()
         .verify_audit_chain(request)
         .await?

@@ -13,6 +13,9 @@
 //! - [`relay`]: a TCP relay whose connections a test can cut mid-call.
 //! - [`scrape`]: reads `/metrics` and its samples.
 //! - [`lossy_relay`]: a relay that loses one reply after the server sent it.
+//! - [`server_process`]: the server binary as a child process, to SIGKILL.
+//! - [`database_activity`]: the server's pool usage and its Postgres
+//!   sessions, to see abandoned calls let go of the database.
 //!
 //! Every contract test is written once as `async fn name(backend: Backend)`
 //! and run on both backends by [`on_both_backends!`].
@@ -21,6 +24,7 @@ pub mod app;
 pub mod assertions;
 pub mod backend;
 pub mod chain;
+pub mod database_activity;
 pub mod entries;
 pub mod grpcurl;
 pub mod lossy_relay;
@@ -28,11 +32,12 @@ pub mod plans;
 pub mod postgres;
 pub mod relay;
 pub mod scrape;
+pub mod server_process;
 
 pub use app::{ACME, ADMIN_TENANT, ALL_SCOPES, GLOBEX, TestApp};
 pub use assertions::{assert_code, assert_invalid_field, violated_fields};
 pub use backend::Backend;
-pub use chain::{tamper, verify_chain};
+pub use chain::{tamper, verify_chain, verify_chain_as};
 pub use entries::{AuditLogInputExt, input, json_struct, labels, micros, utc};
 pub use lossy_relay::LossyRelay;
 pub use relay::TcpRelay;

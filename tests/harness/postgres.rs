@@ -1,5 +1,6 @@
 //! A throwaway Postgres cluster: one per test process, started on first use,
-//! one fresh database per test on it.
+//! one fresh database per test on it; and private clusters for tests that
+//! stop Postgres under a running server.
 //!
 //! Set `AUDIT_TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
 //! to use an existing server instead; its user must be allowed to create
@@ -21,6 +22,15 @@ pub const DATABASE_URL_VAR: &str = "AUDIT_TEST_DATABASE_URL";
 pub struct PostgresCluster {
     /// The URL of the `postgres` maintenance database (trust auth, TCP).
     admin_url: String,
+    port: u16,
+    pg_ctl: PathBuf,
+    root: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    as_root: bool,
+    /// A private cluster is stopped and deleted when dropped; the shared one
+    /// lives in a static and is left to the watchdog.
+    private: bool,
 }
 
 static CLUSTER: OnceLock<PostgresCluster> = OnceLock::new();
@@ -31,8 +41,14 @@ pub async fn fresh_database_url() -> String {
         Ok(url) if !url.is_empty() => url,
         _ => shared_cluster().admin_url.clone(),
     };
+    create_database(&admin_url).await
+}
+
+/// Creates an empty database on the server of `admin_url` and returns its
+/// URL.
+async fn create_database(admin_url: &str) -> String {
     let name = format!("test_{}", uuid::Uuid::now_v7().simple());
-    let admin = Database::connect(admin_url.as_str())
+    let admin = Database::connect(admin_url)
         .await
         .unwrap_or_else(|error| panic!("cannot connect to test postgres {admin_url}: {error}"));
     admin
@@ -43,7 +59,7 @@ pub async fn fresh_database_url() -> String {
         .close()
         .await
         .expect("failed to close the admin connection");
-    with_database(&admin_url, &name)
+    with_database(admin_url, &name)
 }
 
 /// Returns `url` pointing at database `name` instead, keeping its query.
@@ -70,14 +86,45 @@ fn with_database(url: &str, name: &str) -> String {
 /// first, and holds none of our stdio, so `cargo test | tee` ends on time.
 fn shared_cluster() -> &'static PostgresCluster {
     CLUSTER.get_or_init(|| {
-        PostgresCluster::start().unwrap_or_else(|error| {
+        PostgresCluster::start(false).unwrap_or_else(|error| {
             panic!("cannot start a throwaway postgres for the tests: {error}")
         })
     })
 }
 
 impl PostgresCluster {
-    fn start() -> Result<Self, String> {
+    /// Starts a cluster of the test's own, for tests that stop and start
+    /// Postgres under a running server; the shared one must stay up for
+    /// every other test. It is stopped and deleted when dropped.
+    pub fn start_private() -> Self {
+        Self::start(true)
+            .unwrap_or_else(|error| panic!("cannot start a private throwaway postgres: {error}"))
+    }
+
+    /// Creates an empty database on this cluster and returns its URL.
+    pub async fn fresh_database_url(&self) -> String {
+        create_database(&self.admin_url).await
+    }
+
+    /// Stops the cluster as an operator would (`pg_ctl stop -m fast`):
+    /// sessions are terminated, and the port refuses connections until
+    /// [`resume`](Self::resume).
+    pub fn stop(&self) {
+        let mut pg_ctl = tool(&self.pg_ctl, self.as_root);
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-m", "fast", "stop"]);
+        run(pg_ctl).unwrap_or_else(|error| panic!("cannot stop postgres: {error}"));
+    }
+
+    /// Starts the stopped cluster again on the same port.
+    pub fn resume(&self) {
+        self.launch(self.port)
+            .unwrap_or_else(|error| panic!("cannot start postgres again: {error}"));
+    }
+
+    fn start(private: bool) -> Result<Self, String> {
         let bin = postgres_bin_dir().ok_or(
             "initdb/pg_ctl not found on PATH or under /usr/lib/postgresql/*/bin; \
              install postgres or set AUDIT_TEST_DATABASE_URL",
@@ -109,33 +156,65 @@ impl PostgresCluster {
             "--locale=C",
         ]);
         run(initdb)?;
+        let mut cluster = Self {
+            admin_url: String::new(),
+            port: 0,
+            pg_ctl: bin.join("pg_ctl"),
+            root,
+            data,
+            log,
+            as_root,
+            private,
+        };
         let mut last_error = String::new();
         // A free port can be taken between probing and binding: retry.
         for _ in 0..3 {
             let port = free_port()?;
-            let options = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
-                root.display()
-            );
-            let mut pg_ctl = tool(&bin.join("pg_ctl"), as_root);
-            pg_ctl
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(&log)
-                .args(["-w", "-t", "60", "-o", &options, "start"]);
-            match run(pg_ctl) {
+            match cluster.launch(port) {
                 Ok(()) => {
-                    return Ok(Self {
-                        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-                    });
+                    cluster.port = port;
+                    cluster.admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+                    return Ok(cluster);
                 }
                 Err(error) => last_error = error,
             }
         }
-        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        let log_text = std::fs::read_to_string(&cluster.log).unwrap_or_default();
         Err(format!("{last_error}\npostgres log:\n{log_text}"))
+    }
+
+    /// Starts postgres on the initialised data directory, waiting until it
+    /// accepts connections.
+    fn launch(&self, port: u16) -> Result<(), String> {
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            self.root.display()
+        );
+        let mut pg_ctl = tool(&self.pg_ctl, self.as_root);
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", "60", "-o", &options, "start"]);
+        run(pg_ctl)
+    }
+}
+
+impl Drop for PostgresCluster {
+    fn drop(&mut self) {
+        if !self.private {
+            return;
+        }
+        let mut pg_ctl = tool(&self.pg_ctl, self.as_root);
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"]);
+        // Already stopped is fine; the watchdog retries once we exit.
+        let _ = run(pg_ctl);
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

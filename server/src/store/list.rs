@@ -21,15 +21,21 @@ impl AuditStore {
         after: Option<Cursor>,
         limit: u64,
     ) -> Result<Vec<AuditLogEntry>, StoreError> {
-        let rows = page_query(filter, order, after.as_ref(), limit)
-            .all(&self.db)
+        let query = page_query(filter, order, after.as_ref(), limit);
+        // A client that leaves mid-List, or a deadline that passes, drops
+        // this future: the query must stop on the database too.
+        let rows = self
+            .cancellable_read(|txn| Box::pin(query.all(txn)))
             .await?;
         rows.into_iter().map(model_to_entry).collect()
     }
 
     /// Returns how many entries match `filter`.
     pub async fn count(&self, filter: &AuditLogFilter) -> Result<i64, StoreError> {
-        Ok(count_matching(&self.db, filter_condition(filter)).await?)
+        let condition = filter_condition(filter);
+        Ok(self
+            .cancellable_read(|txn| Box::pin(count_matching(txn, condition)))
+            .await?)
     }
 }
 

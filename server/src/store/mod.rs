@@ -7,7 +7,8 @@
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
 //!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold).
 //! - `chain`: the chain head lock and the one function that links entries.
-//! - `connect`: pool and SQLite options.
+//! - `connect`: pool and SQLite options; `pool`: its usage.
+//! - `cancel`: reads whose Postgres query is cancelled when dropped.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
 //! - `rows`: entity rows ⇄ domain entries.
 //! - `entity`, `migration`: the tables.
@@ -15,6 +16,7 @@
 
 mod api_keys;
 mod append;
+mod cancel;
 mod chain;
 mod checkpoints;
 mod conditions;
@@ -27,6 +29,7 @@ mod get;
 mod legal_hold;
 mod list;
 mod migration;
+mod pool;
 mod rows;
 mod stats;
 mod verify;
@@ -38,6 +41,7 @@ pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use legal_hold::LegalHoldRecord;
+pub use pool::PoolUsage;
 pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{

@@ -1,0 +1,94 @@
+//! Failure contract, point 4: a client that goes away in the middle of a
+//! large List frees the server's database connection within a second.
+//! (A follow-stream variant belongs with follow mode.)
+
+use audit_proto::ListAuditLogsRequest;
+use audit_tests::database_activity::{Observer, wait_until_pool_idle};
+use audit_tests::{ACME, ALL_SCOPES, Backend, TestApp, input, on_both_backends};
+use std::time::Duration;
+
+const ROWS: usize = 20_000;
+const PAGE: i32 = 1000;
+
+async fn seeded_app(backend: Backend) -> TestApp {
+    let app = TestApp::spawn(backend).await;
+    for _ in 0..ROWS / PAGE as usize {
+        app.seed(ACME, (0..PAGE).map(|_| input("document.read")).collect())
+            .await;
+    }
+    app
+}
+
+fn large_list() -> ListAuditLogsRequest {
+    ListAuditLogsRequest {
+        page_size: PAGE,
+        ..Default::default()
+    }
+}
+
+on_both_backends!(a_client_that_leaves_a_large_list_frees_its_connection);
+async fn a_client_that_leaves_a_large_list_frees_its_connection(backend: Backend) {
+    let app = seeded_app(backend).await;
+    let mut stream = app
+        .client_for(ACME, ALL_SCOPES)
+        .stub()
+        .list_audit_logs(large_list())
+        .await
+        .expect("list starts")
+        .into_inner();
+    let first = stream.message().await.expect("first page").expect("a page");
+    assert_eq!(first.audit_logs.len(), PAGE as usize);
+    assert!(!first.next_page_token.is_empty(), "more pages follow");
+    drop(stream);
+
+    let idle_after = wait_until_pool_idle(&app, Duration::from_secs(1)).await;
+    assert!(
+        idle_after.is_some(),
+        "connections still in use 1 s after the client left: {:?}",
+        app.store().pool_usage()
+    );
+}
+
+/// The deterministic case: the List's next query is waiting on a lock (a
+/// connection is certainly in use) when the client leaves. Without a cancel
+/// on the database the connection would stay taken until the lock goes.
+#[tokio::test]
+async fn a_client_that_leaves_while_its_query_waits_frees_the_connection_on_postgres() {
+    let app = seeded_app(Backend::Postgres).await;
+    let observer = Observer::connect(&app).await;
+    let mut stream = app
+        .client_for(ACME, ALL_SCOPES)
+        .stub()
+        .list_audit_logs(large_list())
+        .await
+        .expect("list starts")
+        .into_inner();
+    stream.message().await.expect("first page").expect("a page");
+    let lock = observer.lock_audit_logs().await;
+    // Take what the server read ahead until it has to query again.
+    while let Ok(page) = tokio::time::timeout(Duration::from_millis(500), stream.message()).await {
+        page.expect("a buffered page").expect("more pages");
+    }
+    let waiting = observer.server_queries_on_audit_logs().await;
+    assert!(
+        !waiting.is_empty(),
+        "the server's next page query should be waiting on the lock"
+    );
+    assert!(
+        app.store().pool_usage().in_use() > 0,
+        "a connection is in use"
+    );
+
+    drop(stream);
+    let idle_after = wait_until_pool_idle(&app, Duration::from_secs(1)).await;
+    let running = observer
+        .wait_until_no_server_query(Duration::from_millis(200))
+        .await;
+    lock.rollback().await.expect("release the lock");
+    assert!(
+        idle_after.is_some(),
+        "connections still in use 1 s after the client left: {:?}",
+        app.store().pool_usage()
+    );
+    assert_eq!(running.map(|_| ()), Ok(()), "the server's query still runs");
+}

@@ -1,0 +1,95 @@
+//! What the server's database connections are doing, seen from outside the
+//! server: its pool's usage, and its sessions in `pg_stat_activity`. The
+//! failure tests use them to prove that abandoned calls let go of the
+//! database.
+
+use crate::TestApp;
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Polls the server's pool until no connection is in use, and returns how
+/// long that took, or `None` if connections were still in use after
+/// `within`. The health check's ping holds a connection for a moment every
+/// interval, so one idle sample is enough.
+pub async fn wait_until_pool_idle(app: &TestApp, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if app.store().pool_usage().in_use() == 0 {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() >= within {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A connection of the test's own to the server's Postgres database, so
+/// that watching the server does not take connections from its pool.
+pub struct Observer {
+    db: DatabaseConnection,
+}
+
+impl Observer {
+    /// Connects to the database `app` serves (Postgres only).
+    pub async fn connect(app: &TestApp) -> Self {
+        let db = Database::connect(app.database_url())
+            .await
+            .expect("the observer connects to the test database");
+        assert_eq!(db.get_database_backend(), DbBackend::Postgres);
+        Self { db }
+    }
+
+    /// Returns the server's statements on `audit_logs` that are running or
+    /// waiting right now, as `state/wait_event_type: query`.
+    pub async fn server_queries_on_audit_logs(&self) -> Vec<String> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT state || '/' || coalesce(wait_event_type, '-') || ': ' || query \
+                 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'audit-server' \
+                   AND state = 'active' AND query ILIKE '%audit_logs%'",
+            ))
+            .await
+            .expect("pg_stat_activity is readable");
+        rows.iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+            .collect()
+    }
+
+    /// Polls until the server runs no statement on `audit_logs`, and returns
+    /// how long that took, or what still runs after `within`.
+    pub async fn wait_until_no_server_query(
+        &self,
+        within: Duration,
+    ) -> Result<Duration, Vec<String>> {
+        let started = Instant::now();
+        loop {
+            let queries = self.server_queries_on_audit_logs().await;
+            if queries.is_empty() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() >= within {
+                return Err(queries);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Takes an ACCESS EXCLUSIVE lock on `audit_logs` in a transaction of
+    /// the observer's: every read of the table waits until it is rolled
+    /// back, which makes any List as slow as the test wants.
+    pub async fn lock_audit_logs(&self) -> DatabaseTransaction {
+        let txn = self.db.begin().await.expect("the observer begins");
+        txn.execute_unprepared("LOCK TABLE audit_logs IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("the observer locks audit_logs");
+        txn
+    }
+}
