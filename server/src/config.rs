@@ -3,6 +3,7 @@
 
 use crate::auth::{AuthError, JwtSecret};
 use crate::checkpoint::CheckpointSigner;
+use crate::follow::FollowSettings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +118,31 @@ pub struct ServerArgs {
     /// `<tenant>/<sequence>.json`, outside the database.
     #[arg(long, env = "AUDIT_CHECKPOINT_DIR", global = true)]
     pub checkpoint_dir: Option<PathBuf>,
+    /// Most follow streams (ListAuditLogs with follow) open at once per
+    /// tenant; admin streams across all tenants share one more such cap.
+    #[arg(
+        long,
+        env = "AUDIT_MAX_FOLLOW_STREAMS_PER_TENANT",
+        default_value_t = 16,
+        global = true
+    )]
+    pub max_follow_streams_per_tenant: usize,
+    /// A follower more than this many entries behind the chain heads…
+    #[arg(
+        long,
+        env = "AUDIT_FOLLOW_MAX_LAG",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub follow_max_lag: u64,
+    /// …for this long without catching up is ended with RESOURCE_EXHAUSTED
+    /// and a resume token.
+    #[arg(long, env = "AUDIT_FOLLOW_LAG_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub follow_lag_timeout: Duration,
+    /// How often followers re-read the chain heads without a notification:
+    /// the bound on delay when a notification is lost.
+    #[arg(long, env = "AUDIT_FOLLOW_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub follow_poll_interval: Duration,
 }
 
 /// Limits on what one client may ask of the server.
@@ -152,6 +178,8 @@ pub struct Settings {
     pub checkpoint_interval: Duration,
     /// Where checkpoints are also written as JSON files.
     pub checkpoint_dir: Option<PathBuf>,
+    /// Caps, lag bound and poll interval of follow streams.
+    pub follow: FollowSettings,
 }
 
 impl ServerArgs {
@@ -184,6 +212,12 @@ impl ServerArgs {
             signing_key,
             checkpoint_interval: self.checkpoint_interval,
             checkpoint_dir: self.checkpoint_dir.clone(),
+            follow: FollowSettings {
+                max_streams_per_tenant: self.max_follow_streams_per_tenant,
+                max_lag: self.follow_max_lag,
+                lag_timeout: self.follow_lag_timeout,
+                poll_interval: self.follow_poll_interval,
+            },
         })
     }
 }

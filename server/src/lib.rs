@@ -11,6 +11,7 @@
 //! - [`domain`]: validated entries, filters, cursors and stats.
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
 //! - [`error`]: the service's error type, mapped once to `tonic::Status`.
+//! - [`follow`]: follow mode's settings, stream caps and shutdown signal.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod follow;
 pub mod rpc;
 mod rpc_trace;
 pub mod store;

@@ -11,6 +11,7 @@ use audit_server::app::{Application, StartupError};
 use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, revoke_api_key};
 use audit_server::checkpoint::CheckpointSigner;
 use audit_server::config::{Limits, Settings};
+use audit_server::follow::FollowSettings;
 use audit_server::store::AuditStore;
 use futures_util::TryStreamExt;
 use std::net::SocketAddr;
@@ -69,6 +70,7 @@ impl TestApp {
             signing_key: CheckpointSigner::from_seed(TEST_SIGNING_SEED),
             checkpoint_interval: Duration::ZERO,
             checkpoint_dir: None,
+            follow: FollowSettings::default(),
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())
