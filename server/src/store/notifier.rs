@@ -271,7 +271,7 @@ mod tests {
     async fn a_move_wakes_that_tenant_and_cross_tenant_followers_only() {
         let notifier = ChainNotifier::default();
         let mut acme = notifier.subscribe(&TenantScope::One("acme".into()));
-        let mut globex = notifier.subscribe(&TenantScope::One("globex".into()));
+        let globex = notifier.subscribe(&TenantScope::One("globex".into()));
         let mut all = notifier.subscribe(&TenantScope::All);
         notifier.chain_moved("acme");
         assert!(acme.has_changed().unwrap());
