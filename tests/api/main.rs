@@ -12,6 +12,7 @@ mod client_queries;
 mod client_retry;
 mod delete;
 mod describe_filters;
+mod follow;
 mod get;
 mod grpcurl;
 mod health;

@@ -135,6 +135,35 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Starts a second server process on this one's database (its own port
+    /// and data dir), as another replica behind a load balancer would be.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("failed to create a temp dir for the replica");
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().expect("loopback address parses");
+        let application = Application::build(settings.clone())
+            .await
+            .unwrap_or_else(|error| panic!("failed to build the replica: {error}"));
+        let addr = application.local_addr();
+        settings.listen = addr;
+        let store = application.store().clone();
+        let (shutdown, server) = run(application);
+        let anonymous = AuditClient::connect(format!("http://{addr}"))
+            .await
+            .expect("failed to connect to the replica");
+        TestApp {
+            addr,
+            backend: self.backend,
+            secret: self.secret.clone(),
+            settings,
+            store,
+            anonymous,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
     /// Returns a JWT for `subject` in `tenant` with `scopes`, valid for `ttl`.
     pub fn token_with_ttl(
         &self,

@@ -210,9 +210,7 @@ fn token_problem(error: &PageTokenError, follow: bool) -> &'static str {
         (PageTokenError::OtherMode, true) => {
             "is a List token, not a follow token: start the follow stream without one"
         }
-        (PageTokenError::OtherMode, false) => {
-            "is a follow token: send it with follow set"
-        }
+        (PageTokenError::OtherMode, false) => "is a follow token: send it with follow set",
     }
 }
 

@@ -74,7 +74,9 @@ impl std::fmt::Debug for ChainNotifier {
 
 /// A poisoned lock only means a panic elsewhere; the maps stay usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ChainNotifier {
