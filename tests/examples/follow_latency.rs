@@ -67,7 +67,7 @@ async fn main() {
         .await
         .expect("the stalled follower opens");
 
-    let interval = Duration::from_secs_f64(batch as f64 * tenants as f64 / rate as f64);
+    let interval = Duration::from_secs_f64(batch as f64 / rate as f64);
     println!(
         "appending {rate} entries/s for {seconds} s over {tenants} tenants, batches of {batch} \
          (one batch every {interval:?})"
