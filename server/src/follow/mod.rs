@@ -92,6 +92,12 @@ impl FollowHub {
         })
     }
 
+    /// Returns how many follow streams are open per tenant ("" for admin
+    /// streams across all tenants): the reading for an open-streams gauge.
+    pub fn open_streams(&self) -> HashMap<String, usize> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Tells every follow stream to end (UNAVAILABLE with a resume token).
     pub fn stop(&self) {
         self.stopping.send_replace(true);
@@ -140,7 +146,9 @@ mod tests {
         ));
         let _globex = hub.admit(&TenantScope::One("globex".into())).unwrap();
         let _all = hub.admit(&TenantScope::All).unwrap();
+        assert_eq!(hub.open_streams().get("acme"), Some(&1));
         drop(first);
+        assert_eq!(hub.open_streams().get("acme"), None);
         let _again = hub.admit(&acme).unwrap();
     }
 }
