@@ -12,6 +12,10 @@ use audit_tests::{
     assert_invalid_field, input, labels, on_both_backends, utc,
 };
 use futures_util::TryStreamExt;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tonic::Code;
@@ -440,14 +444,24 @@ async fn shutdown_ends_follow_streams_with_a_resume_token_and_completes_unary_ca
     let mut before = Received::default();
     before.read_until(&mut stream, 3).await;
 
-    // A large append is in flight when the server is told to stop.
+    // An append is in flight when the server is told to stop: it waits on
+    // the tenant's write lock, which the test holds until after the signal.
+    let writer_lock = hold_write_lock(&app, ACME).await;
     let appending = {
         let client = client.clone();
-        tokio::spawn(async move { client.append(bulky("in-flight", 1000)).await })
+        tokio::spawn(async move { client.append(labelled("in-flight", 100)).await })
     };
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let stopping = Instant::now();
-    app.stop_server().await;
+    let stop = app.stop_server();
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        writer_lock
+            .rollback()
+            .await
+            .expect("the test's lock is released");
+    };
+    let ((), ()) = tokio::join!(stop, release);
     let stopped_in = stopping.elapsed();
     assert!(
         stopped_in < grace + Duration::from_secs(1),
@@ -470,6 +484,29 @@ async fn shutdown_ends_follow_streams_with_a_resume_token_and_completes_unary_ca
     let mut all = before.ids();
     all.extend(after.ids());
     assert_exactly(&all, &stored);
+}
+
+/// Takes the lock an append of `tenant` needs (its chain-head row on
+/// Postgres, the database's write lock on SQLite) until the returned
+/// transaction ends.
+async fn hold_write_lock(app: &TestApp, tenant: &str) -> DatabaseTransaction {
+    let db = app.store().connection();
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db
+        .begin_with_options(options)
+        .await
+        .expect("the test's transaction begins");
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT 1 FROM audit_tenants WHERE tenant_id = '{tenant}' FOR UPDATE"
+        ))
+        .await
+        .expect("the test locks the chain head");
+    }
+    txn
 }
 
 async fn follow_requests_are_validated(backend: Backend) {
