@@ -556,6 +556,22 @@ async fn follow_requests_are_validated(backend: Backend) {
         "page_token",
     );
 
+    // `limit` is the one clean end of a follow stream.
+    let limited = ListAuditLogsRequest {
+        limit: 2,
+        ..follow_request("")
+    };
+    let messages: Vec<ListAuditLogsResponse> =
+        tokio::time::timeout(PATIENCE, open(&client, limited).await.try_collect())
+            .await
+            .expect("a limited follow ends by itself")
+            .expect("and ends OK");
+    let delivered: usize = messages
+        .iter()
+        .map(|message| message.audit_logs.len())
+        .sum();
+    assert_eq!(delivered, 2);
+
     // A follow token is bound to its filter and tenant.
     let filtered = ListAuditLogsRequest {
         filter: Some(AuditLogFilter {
