@@ -127,7 +127,7 @@ impl ListQuery {
     /// # async fn example(client: audit_client::AuditClient) -> Result<(), audit_client::Error> {
     /// let mut live = client.list().action("user.*").follow().stream();
     /// while let Some(entry) = live.try_next().await? {
-    ///     println!("{} {} {}", entry.sequence, entry.action, entry.actor_id);
+    ///     println!("{} {} {}", entry.sequence, entry.tenant_id, entry.action);
     /// }
     /// # Ok(())
     /// # }
