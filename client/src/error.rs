@@ -3,6 +3,9 @@
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
+/// The type URL of `audit.v1.ResumeToken` in a status's details.
+pub const RESUME_TOKEN_TYPE_URL: &str = "type.googleapis.com/audit.v1.ResumeToken";
+
 /// Why a call to the audit-log service, or a conversion for one, failed.
 ///
 /// Match on the variant, or ask the questions a caller usually has:
@@ -116,6 +119,25 @@ impl Error {
             Error::Status { status } => status.code() == Code::Unavailable,
             _ => false,
         }
+    }
+
+    /// Returns the `audit.v1.ResumeToken` a follow stream's final status
+    /// carries (RESOURCE_EXHAUSTED when the follower fell behind,
+    /// UNAVAILABLE at a server shutdown): the `page_token` that continues
+    /// exactly after the last entry delivered.
+    pub fn resume_token(&self) -> Option<String> {
+        use prost::Message;
+        let details = self.status()?.details();
+        if details.is_empty() {
+            return None;
+        }
+        let status = tonic_types::pb::Status::decode(details).ok()?;
+        status
+            .details
+            .iter()
+            .find(|any| any.type_url == RESUME_TOKEN_TYPE_URL)
+            .and_then(|any| audit_proto::ResumeToken::decode(any.value.as_slice()).ok())
+            .map(|token| token.page_token)
     }
 
     /// Builds an [`Error::InvalidValue`].

@@ -101,7 +101,7 @@ pub use convert::{
 pub use entry::AuditLogExt;
 pub use entry_from_json::audit_log_from_json;
 pub use entry_json::{audit_event_from_json, audit_log_to_json};
-pub use error::{Error, FieldViolation};
+pub use error::{Error, FieldViolation, RESUME_TOKEN_TYPE_URL};
 pub use event::AuditEvent;
 pub use json::{
     json_to_struct, json_to_value, map_to_struct, struct_to_json, struct_to_map, value_to_json,

@@ -113,6 +113,30 @@ impl ListQuery {
         self
     }
 
+    /// Follow mode: the matching history in commit order, then every new
+    /// matching entry as it commits, until the stream is dropped. Leave the
+    /// order unset. The stream needs no deadline and gets none; when the
+    /// server ends it with a resume token (shutdown, or this reader fell too
+    /// far behind), it reconnects from that token per the client's
+    /// [`RetryPolicy`](crate::RetryPolicy), so no entry is missed or
+    /// repeated.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    ///
+    /// # async fn example(client: audit_client::AuditClient) -> Result<(), audit_client::Error> {
+    /// let mut live = client.list().action("user.*").follow().stream();
+    /// while let Some(entry) = live.try_next().await? {
+    ///     println!("{} {} {}", entry.sequence, entry.tenant_id, entry.action);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn follow(mut self) -> Self {
+        self.request.follow = true;
+        self
+    }
+
     /// Asks for the number of matching entries on the first page.
     pub fn include_total_count(mut self) -> Self {
         self.request.include_total_count = true;

@@ -76,7 +76,12 @@ impl ListCursor {
     }
 
     async fn open_call(&mut self) -> Result<(), Error> {
-        let request = self.client.request(self.next_request.clone());
+        let request = if self.next_request.follow {
+            // A follow stream runs until dropped: no deadline fits it.
+            tonic::Request::new(self.next_request.clone())
+        } else {
+            self.client.request(self.next_request.clone())
+        };
         let call = self.client.stub().list_audit_logs(request).await?;
         self.call = Some(call.into_inner());
         self.pages_in_call = 0;
@@ -141,9 +146,21 @@ impl ListCursor {
         if made_progress && error.code() == Code::DeadlineExceeded {
             return Ok(());
         }
+        // A follow stream the server ended says where to go on from: after
+        // the last entry it handed over, which may be past the last page
+        // delivered (entries that did not match the filter).
+        let resume_token = self
+            .next_request
+            .follow
+            .then(|| error.resume_token())
+            .flatten();
+        let resumed_by_server = resume_token.is_some();
+        if let Some(token) = resume_token {
+            self.next_request.page_token = token;
+        }
         // Reading again from the last token is always safe, so a call whose
         // connection broke is resumed even though a unary call would not be.
-        let resumable = error.is_retryable() || is_broken_call(&error);
+        let resumable = error.is_retryable() || is_broken_call(&error) || resumed_by_server;
         self.failed_calls += 1;
         let policy = self.client.retry_policy();
         if !resumable || self.failed_calls >= policy.max_attempts.max(1) {

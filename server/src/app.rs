@@ -4,6 +4,7 @@
 use crate::auth::{AuthError, AuthLayer, Authenticator};
 use crate::checkpoint::Checkpointer;
 use crate::config::Settings;
+use crate::follow::FollowHub;
 use crate::metrics::Metrics;
 use crate::rpc::{AuditRpc, PageTokenKey};
 use crate::rpc_trace::RpcTraceLayer;
@@ -124,11 +125,14 @@ impl Application {
             settings.signing_key.clone(),
             settings.checkpoint_dir.clone(),
         );
+        let follow_hub = FollowHub::new(settings.follow);
         let rpc = AuditRpc::new(
             store.clone(),
             PageTokenKey::derive(settings.jwt_secret.bytes()),
             checkpointer.clone(),
-        );
+        )
+        .with_follow(follow_hub.clone());
+        let chain_relay = store.start_chain_relay();
         let audit_service = AuditServiceServer::new(rpc)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
@@ -168,6 +172,9 @@ impl Application {
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new calls, draining in-flight ones");
+            // Follow streams never finish by themselves: end them now (with
+            // a resume token) so draining takes as long as the unary calls.
+            follow_hub.stop();
             let _ = stopping_tx.send(());
         };
         let serve = Server::builder()
@@ -199,6 +206,9 @@ impl Application {
         health_task.abort();
         if let Some(metrics_task) = metrics_task {
             metrics_task.abort();
+        }
+        for task in chain_relay {
+            task.abort();
         }
         if let Some(checkpoint_task) = checkpoint_task {
             checkpoint_task.abort();

@@ -3,6 +3,7 @@
 
 use crate::auth::{AuthError, JwtSecret};
 use crate::checkpoint::CheckpointSigner;
+use crate::follow::FollowSettings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -131,6 +132,31 @@ pub struct ServerArgs {
         global = true
     )]
     pub max_streaming_calls: usize,
+    /// Most follow streams (ListAuditLogs with follow) open at once per
+    /// tenant; admin streams across all tenants share one more such cap.
+    #[arg(
+        long,
+        env = "AUDIT_MAX_FOLLOW_STREAMS_PER_TENANT",
+        default_value_t = 16,
+        global = true
+    )]
+    pub max_follow_streams_per_tenant: usize,
+    /// A follower more than this many entries behind the chain heads…
+    #[arg(
+        long,
+        env = "AUDIT_FOLLOW_MAX_LAG",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub follow_max_lag: u64,
+    /// …for this long without catching up is ended with RESOURCE_EXHAUSTED
+    /// and a resume token.
+    #[arg(long, env = "AUDIT_FOLLOW_LAG_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub follow_lag_timeout: Duration,
+    /// How often followers re-read the chain heads without a notification:
+    /// the bound on delay when a notification is lost.
+    #[arg(long, env = "AUDIT_FOLLOW_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub follow_poll_interval: Duration,
 }
 
 /// Limits on what one client may ask of the server.
@@ -172,6 +198,8 @@ pub struct Settings {
     pub checkpoint_dir: Option<PathBuf>,
     /// Where `/metrics` is served; `None` opens no metrics port.
     pub metrics_listen: Option<SocketAddr>,
+    /// Caps, lag bound and poll interval of follow streams.
+    pub follow: FollowSettings,
 }
 
 impl ServerArgs {
@@ -206,6 +234,12 @@ impl ServerArgs {
             checkpoint_interval: self.checkpoint_interval,
             checkpoint_dir: self.checkpoint_dir.clone(),
             metrics_listen: self.metrics_listen,
+            follow: FollowSettings {
+                max_streams_per_tenant: self.max_follow_streams_per_tenant,
+                max_lag: self.follow_max_lag,
+                lag_timeout: self.follow_lag_timeout,
+                poll_interval: self.follow_poll_interval,
+            },
         })
     }
 }

@@ -4,6 +4,7 @@
 //! (SQL text, driver errors) go to the log only.
 
 use crate::store::StoreError;
+use prost::Message;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -36,6 +37,13 @@ pub enum AuditError {
     DeadlineExceeded,
     #[error("the audit store is unavailable")]
     Unavailable(String),
+    /// The server ended a follow stream; the client resumes with the token.
+    #[error("{message}")]
+    FollowEnded {
+        reason: FollowEnd,
+        message: String,
+        resume_token: String,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -49,6 +57,20 @@ impl AuditError {
         }])
     }
 }
+
+/// Why the server ended a follow stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowEnd {
+    /// The follower stayed too far behind (RESOURCE_EXHAUSTED).
+    FellBehind,
+    /// The server is shutting down (UNAVAILABLE).
+    ShuttingDown,
+    /// The database failed a read (UNAVAILABLE).
+    StoreFailed,
+}
+
+/// The type URL of `audit.v1.ResumeToken` in status details.
+pub const RESUME_TOKEN_TYPE_URL: &str = "type.googleapis.com/audit.v1.ResumeToken";
 
 /// Most violations named in the message; the details carry more.
 const VIOLATIONS_IN_MESSAGE: usize = 5;
@@ -122,6 +144,36 @@ impl From<AuditError> for Status {
                 tracing::error!(%cause, "internal error");
                 Status::internal(message)
             }
+            AuditError::FollowEnded {
+                reason,
+                resume_token,
+                ..
+            } => {
+                let code = match reason {
+                    FollowEnd::FellBehind => Code::ResourceExhausted,
+                    FollowEnd::ShuttingDown | FollowEnd::StoreFailed => Code::Unavailable,
+                };
+                with_resume_token(code, message, resume_token)
+            }
         }
     }
+}
+
+/// A status whose `google.rpc.Status` details hold an
+/// `audit.v1.ResumeToken`, the way `with_error_details` carries BadRequest.
+fn with_resume_token(code: Code, message: String, page_token: String) -> Status {
+    let token = audit_proto::ResumeToken { page_token };
+    let details = tonic_types::pb::Status {
+        code: code as i32,
+        message: message.clone(),
+        details: vec![prost_types::Any {
+            type_url: RESUME_TOKEN_TYPE_URL.to_owned(),
+            value: token.encode_to_vec(),
+        }],
+    };
+    Status::with_details(
+        code,
+        message,
+        tonic::codegen::Bytes::from(details.encode_to_vec()),
+    )
 }

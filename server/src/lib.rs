@@ -12,6 +12,7 @@
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
 //! - [`metrics`]: Prometheus metrics and their `/metrics` listener.
 //! - [`error`]: the service's error type, mapped once to `tonic::Status`.
+//! - [`follow`]: follow mode's settings, stream caps and shutdown signal.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod follow;
 pub mod metrics;
 pub mod rpc;
 mod rpc_trace;

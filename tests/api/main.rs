@@ -16,6 +16,7 @@ mod failure_deadline;
 mod failure_kill;
 mod failure_list_disconnect;
 mod failure_postgres_outage;
+mod follow;
 mod get;
 mod grpcurl;
 mod health;

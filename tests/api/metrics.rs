@@ -152,7 +152,7 @@ async fn requests_are_counted_by_method_and_code(backend: Backend) {
 
     // Follow mode is not served yet: its series exist, at zero.
     assert_eq!(scrape.expect("audit_follow_streams", &[]), 0.0);
-    assert_eq!(scrape.expect("audit_follow_lag_seconds", &[]), 0.0);
+    assert_eq!(scrape.expect("audit_follow_lag_entries", &[]), 0.0);
     assert_eq!(
         scrape.expect(
             "audit_build_info",

@@ -11,6 +11,7 @@ use audit_server::app::{Application, StartupError};
 use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, revoke_api_key};
 use audit_server::checkpoint::CheckpointSigner;
 use audit_server::config::{Limits, Settings};
+use audit_server::follow::FollowSettings;
 use audit_server::store::AuditStore;
 use futures_util::TryStreamExt;
 use std::net::SocketAddr;
@@ -72,6 +73,7 @@ impl TestApp {
             checkpoint_interval: Duration::ZERO,
             checkpoint_dir: None,
             metrics_listen: None,
+            follow: FollowSettings::default(),
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())
@@ -137,6 +139,41 @@ impl TestApp {
         let (shutdown, server) = run(application);
         self.shutdown = Some(shutdown);
         self.server = Some(server);
+    }
+
+    /// Starts a second server process on this one's database (its own port
+    /// and data dir), as another replica behind a load balancer would be.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("failed to create a temp dir for the replica");
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().expect("loopback address parses");
+        if settings.metrics_listen.is_some() {
+            settings.metrics_listen = Some(settings.listen);
+        }
+        let application = Application::build(settings.clone())
+            .await
+            .unwrap_or_else(|error| panic!("failed to build the replica: {error}"));
+        let addr = application.local_addr();
+        settings.listen = addr;
+        let metrics_addr = application.metrics_addr();
+        settings.metrics_listen = metrics_addr;
+        let store = application.store().clone();
+        let (shutdown, server) = run(application);
+        let anonymous = AuditClient::connect(format!("http://{addr}"))
+            .await
+            .expect("failed to connect to the replica");
+        TestApp {
+            addr,
+            metrics_addr,
+            backend: self.backend,
+            secret: self.secret.clone(),
+            settings,
+            store,
+            anonymous,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _dir: dir,
+        }
     }
 
     /// Returns a JWT for `subject` in `tenant` with `scopes`, valid for `ttl`.

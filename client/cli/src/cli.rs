@@ -85,8 +85,13 @@ pub struct ListArgs {
     pub limit: Option<u32>,
 
     /// Oldest entries first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     pub oldest_first: bool,
+
+    /// Print the matching history in commit order, then every new matching
+    /// entry as it commits, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 
     /// Output format [default: table on a terminal, ndjson otherwise].
     #[arg(long, value_enum)]

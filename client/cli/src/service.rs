@@ -26,6 +26,8 @@ pub struct ListQuery {
     /// Resumes after an earlier message; empty to start at the beginning.
     pub page_token: String,
     pub include_total_count: bool,
+    /// Follow mode: history in commit order, then new entries live.
+    pub follow: bool,
 }
 
 impl Service {
@@ -56,9 +58,14 @@ impl Service {
             .client
             .list()
             .filter(query.filter)
-            .order(order)
             .page_size(query.page_size)
             .page_token(query.page_token);
+        // A follow stream has one order, commit order, and refuses another.
+        list = if query.follow {
+            list.follow()
+        } else {
+            list.order(order)
+        };
         if let Some(limit) = query.limit {
             list = list.limit(limit);
         }

@@ -89,11 +89,11 @@ pub fn render(metrics: &Metrics) -> String {
         out.header("audit_follow_streams", "gauge", "Open follow streams.");
         out.sample("audit_follow_streams", &[], follow.open_count());
         out.header(
-            "audit_follow_lag_seconds",
+            "audit_follow_lag_entries",
             "gauge",
-            "How far the slowest open follow stream is behind the newest entry.",
+            "Committed entries the slowest open follow stream has yet to read.",
         );
-        out.sample("audit_follow_lag_seconds", &[], follow.max_lag());
+        out.sample("audit_follow_lag_entries", &[], follow.max_lag());
     }
 
     if let Some(pool) = pool::pool_use(&inner.store) {

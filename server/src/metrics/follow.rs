@@ -1,25 +1,25 @@
-//! Follow-mode streams: how many are open and how far the slowest one lags
-//! behind the newest appended entry.
+//! Follow-mode streams: how many are open and how many entries the slowest
+//! one is behind its tenants' chain heads.
 
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
 pub struct FollowStreams {
     next_id: u64,
-    /// Last reported lag in seconds, per open stream.
-    lag_by_stream: HashMap<u64, f64>,
+    /// Last reported lag in entries, per open stream.
+    lag_by_stream: HashMap<u64, u64>,
 }
 
 impl FollowStreams {
     pub fn open(&mut self) -> u64 {
         self.next_id += 1;
-        self.lag_by_stream.insert(self.next_id, 0.0);
+        self.lag_by_stream.insert(self.next_id, 0);
         self.next_id
     }
 
-    pub fn report_lag(&mut self, stream: u64, seconds: f64) {
+    pub fn report_lag(&mut self, stream: u64, entries: u64) {
         if let Some(lag) = self.lag_by_stream.get_mut(&stream) {
-            *lag = seconds;
+            *lag = entries;
         }
     }
 
@@ -32,7 +32,7 @@ impl FollowStreams {
     }
 
     /// The worst lag among open streams: the one an operator is paged for.
-    pub fn max_lag(&self) -> f64 {
-        self.lag_by_stream.values().copied().fold(0.0, f64::max)
+    pub fn max_lag(&self) -> u64 {
+        self.lag_by_stream.values().copied().max().unwrap_or(0)
     }
 }

@@ -197,9 +197,10 @@ pub struct FollowStreamGuard {
 }
 
 impl FollowStreamGuard {
-    /// How far this stream is behind the newest appended entry.
-    pub fn report_lag(&self, lag: Duration) {
-        lock(&self.metrics.inner.follow).report_lag(self.id, lag.as_secs_f64());
+    /// How many committed entries this stream has yet to read (the sum over
+    /// its tenants of chain head minus the last sequence it read past).
+    pub fn report_lag(&self, entries: u64) {
+        lock(&self.metrics.inner.follow).report_lag(self.id, entries);
     }
 }
 

@@ -1,18 +1,24 @@
 //! ListAuditLogs: streams matching entries page by page straight from the
 //! database (keyset pagination, never the whole result in memory), with a
-//! resumable token on every message.
+//! resumable token on every message. With `follow`, hands over to
+//! `rpc::follow` once the request is validated.
 
 use super::AuditRpc;
 use super::entry::encode_entry;
 use super::filter::decode_filter;
+use super::follow::{self, FollowPlan};
 use super::page_token::{PageTokenError, PageTokenKey, QueryBinding};
 use super::violations::Violations;
 use crate::auth::{Scope, caller};
 use crate::domain::{AuditLogFilter, Cursor, ListOrder, TenantScope};
 use crate::error::AuditError;
+use crate::follow::FollowPosition;
+use crate::metrics::Metrics;
 use crate::store::AuditStore;
 use audit_proto as pb;
+use futures_util::Stream;
 use prost::Message;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,7 +26,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status};
 use tracing::Instrument;
 
-pub type ListStream = ReceiverStream<Result<pb::ListAuditLogsResponse, Status>>;
+pub type ListStream =
+    Pin<Box<dyn Stream<Item = Result<pb::ListAuditLogsResponse, Status>> + Send + 'static>>;
 
 const DEFAULT_PAGE_SIZE: u64 = 100;
 const MAX_PAGE_SIZE: u64 = 1000;
@@ -36,6 +43,8 @@ struct ListPlan {
     after: Option<Cursor>,
     include_total_count: bool,
     binding: QueryBinding,
+    /// Set in follow mode: where the follow stream starts.
+    follow: Option<FollowPosition>,
 }
 
 pub async fn list(
@@ -45,9 +54,27 @@ pub async fn list(
     let caller = caller(&request)?;
     caller.require(Scope::Read)?;
     let deadline = grpc_deadline(request.metadata());
+    let metrics = request.extensions().get::<Metrics>().cloned();
     let body = request.get_ref();
     let filter = decode_filter("filter.", &body.filter.clone().unwrap_or_default(), caller);
     let plan = plan(body, filter, &rpc.page_tokens)?;
+    if let Some(position) = plan.follow {
+        let follow_plan = FollowPlan {
+            filter: plan.filter,
+            page_size: plan.page_size,
+            limit: plan.limit,
+            position,
+            binding: plan.binding,
+        };
+        return follow::start(
+            rpc.store.clone(),
+            rpc.page_tokens.clone(),
+            &rpc.follow,
+            follow_plan,
+            deadline,
+            metrics.as_ref(),
+        );
+    }
 
     // A small channel: the producer runs at most a page or two ahead of the
     // client, so a slow reader holds back the database, not server memory.
@@ -60,7 +87,7 @@ pub async fn list(
         sender,
     );
     tokio::spawn(producer.instrument(tracing::Span::current()));
-    Ok(ReceiverStream::new(receiver))
+    Ok(Box::pin(ReceiverStream::new(receiver)))
 }
 
 /// Validates the paging fields; violations of the filter and of paging are
@@ -81,6 +108,20 @@ fn plan(
         }
         Err(other) => return Err(other),
     };
+    if body.follow {
+        if body.order != pb::SortOrder::Unspecified as i32 {
+            violations.add(
+                "order",
+                "must be unspecified with follow: a follow stream is in commit (sequence) order",
+            );
+        }
+        if body.include_total_count {
+            violations.add(
+                "include_total_count",
+                "is not supported with follow: a follow stream has no end to count to",
+            );
+        }
+    }
     let order = match pb::SortOrder::try_from(body.order) {
         Ok(pb::SortOrder::Unspecified | pb::SortOrder::NewestFirst) => ListOrder::NewestFirst,
         Ok(pb::SortOrder::OldestFirst) => ListOrder::OldestFirst,
@@ -116,20 +157,36 @@ fn plan(
         return Err(violations.into_error());
     };
     let binding = binding(&filter, body.filter.clone().unwrap_or_default());
+    if body.follow {
+        let position = if body.page_token.is_empty() {
+            FollowPosition::new()
+        } else {
+            match keys.open_follow(&body.page_token, &binding) {
+                Ok(position) => position,
+                Err(error) => {
+                    violations.add("page_token", token_problem(&error, true));
+                    FollowPosition::new()
+                }
+            }
+        };
+        return violations.into_result(ListPlan {
+            filter,
+            order,
+            page_size,
+            limit,
+            after: None,
+            include_total_count: false,
+            binding,
+            follow: Some(position),
+        });
+    }
     let after = if body.page_token.is_empty() {
         None
     } else {
         match keys.open(&body.page_token, &binding, order) {
             Ok(cursor) => Some(cursor),
-            Err(PageTokenError::Malformed) => {
-                violations.add("page_token", "is malformed or was altered");
-                None
-            }
-            Err(PageTokenError::OtherQuery) => {
-                violations.add(
-                    "page_token",
-                    "was issued for another filter or order; send the same ones",
-                );
+            Err(error) => {
+                violations.add("page_token", token_problem(&error, false));
                 None
             }
         }
@@ -142,7 +199,22 @@ fn plan(
         after,
         include_total_count: body.include_total_count,
         binding,
+        follow: None,
     })
+}
+
+/// Says what is wrong with a refused page token.
+fn token_problem(error: &PageTokenError, follow: bool) -> &'static str {
+    match (error, follow) {
+        (PageTokenError::Malformed, _) => "is malformed or was altered",
+        (PageTokenError::OtherQuery, _) => {
+            "was issued for another filter or order; send the same ones"
+        }
+        (PageTokenError::OtherMode, true) => {
+            "is a List token, not a follow token: start the follow stream without one"
+        }
+        (PageTokenError::OtherMode, false) => "is a follow token: send it with follow set",
+    }
 }
 
 /// Binds a token to the effective tenant scope and the filter as sent, with

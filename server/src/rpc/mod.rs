@@ -7,6 +7,7 @@ mod delete;
 mod describe;
 mod entry;
 mod filter;
+mod follow;
 mod get;
 mod json;
 mod legal_hold;
@@ -21,6 +22,7 @@ pub use page_token::PageTokenKey;
 
 use crate::checkpoint::Checkpointer;
 use crate::error::AuditError;
+use crate::follow::{FollowHub, FollowSettings};
 use crate::metrics::Metrics;
 use crate::store::AuditStore;
 use audit_proto as pb;
@@ -33,6 +35,7 @@ pub struct AuditRpc {
     store: AuditStore,
     page_tokens: PageTokenKey,
     checkpoints: Checkpointer,
+    follow: FollowHub,
 }
 
 impl AuditRpc {
@@ -41,7 +44,14 @@ impl AuditRpc {
             store,
             page_tokens,
             checkpoints,
+            follow: FollowHub::new(FollowSettings::default()),
         }
+    }
+
+    /// Serves follow streams under `hub` (its caps and shutdown signal).
+    pub fn with_follow(mut self, hub: FollowHub) -> Self {
+        self.follow = hub;
+        self
     }
 }
 

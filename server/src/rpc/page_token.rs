@@ -4,8 +4,14 @@
 //!
 //! Layout before base64url: version (1) ‖ order (1) ‖ occurred_at (8, BE) ‖
 //! id (16) ‖ binding (16) ‖ HMAC-SHA256 tag, truncated (16).
+//!
+//! Follow tokens (version 2) hold a position per tenant instead: version (1)
+//! ‖ binding (16) ‖ tenants (4, BE) ‖ per tenant: length (2, BE) ‖ tenant
+//! (UTF-8) ‖ last sequence read (8, BE) ‖ tag (16). Each kind of token is
+//! refused, as `OtherMode`, by the other kind of request.
 
 use crate::domain::{Cursor, ListOrder};
+use crate::follow::FollowPosition;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::digest::KeyInit;
@@ -16,6 +22,9 @@ use uuid::Uuid;
 type HmacSha256 = Hmac<Sha256>;
 
 const VERSION: u8 = 1;
+const FOLLOW_VERSION: u8 = 2;
+/// Version, binding and tenant count of a follow token.
+const FOLLOW_HEADER_LEN: usize = 1 + 16 + 4;
 const BODY_LEN: usize = 1 + 1 + 8 + 16 + 16;
 const TAG_LEN: usize = 16;
 
@@ -26,6 +35,9 @@ pub enum PageTokenError {
     Malformed,
     /// A genuine token, but for another filter, order or tenant.
     OtherQuery,
+    /// A genuine token of the other mode: a follow token in a plain List,
+    /// or a List token in a follow request.
+    OtherMode,
 }
 
 /// Issues and checks page tokens. Every replica that shares the JWT secret
@@ -76,17 +88,14 @@ impl PageTokenKey {
         binding: &QueryBinding,
         order: ListOrder,
     ) -> Result<Cursor, PageTokenError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| PageTokenError::Malformed)?;
-        if bytes.len() != BODY_LEN + TAG_LEN || bytes[0] != VERSION {
+        let bytes = self.authenticated(token)?;
+        if bytes[0] == FOLLOW_VERSION {
+            return Err(PageTokenError::OtherMode);
+        }
+        if bytes.len() != BODY_LEN || bytes[0] != VERSION {
             return Err(PageTokenError::Malformed);
         }
-        let (body, tag) = bytes.split_at(BODY_LEN);
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_truncated_left(tag)
-            .map_err(|_| PageTokenError::Malformed)?;
+        let body = bytes.as_slice();
         if body[1] != order_byte(order) || body[26..42] != binding.0 {
             return Err(PageTokenError::OtherQuery);
         }
@@ -97,6 +106,76 @@ impl PageTokenKey {
         );
         let id = Uuid::from_slice(&body[10..26]).map_err(|_| PageTokenError::Malformed)?;
         Ok(Cursor { occurred_at, id })
+    }
+
+    /// Returns the token that resumes a follow stream at `position`.
+    pub fn issue_follow(&self, binding: &QueryBinding, position: &FollowPosition) -> String {
+        let mut bytes = Vec::with_capacity(FOLLOW_HEADER_LEN + TAG_LEN + 32 * position.len());
+        bytes.push(FOLLOW_VERSION);
+        bytes.extend_from_slice(&binding.0);
+        let tenants = u32::try_from(position.len()).unwrap_or(u32::MAX);
+        bytes.extend_from_slice(&tenants.to_be_bytes());
+        for (tenant, sequence) in position.iter().take(tenants as usize) {
+            // Tenant ids are validated far shorter than 64 KiB; a longer one
+            // would make a token that is refused as malformed, never a wrong
+            // position.
+            let length = u16::try_from(tenant.len()).unwrap_or(u16::MAX);
+            bytes.extend_from_slice(&length.to_be_bytes());
+            bytes.extend_from_slice(tenant.as_bytes());
+            bytes.extend_from_slice(&sequence.to_be_bytes());
+        }
+        let tag = self.tag(&bytes);
+        bytes.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Returns the position of a follow token issued for this very query.
+    pub fn open_follow(
+        &self,
+        token: &str,
+        binding: &QueryBinding,
+    ) -> Result<FollowPosition, PageTokenError> {
+        let bytes = self.authenticated(token)?;
+        if bytes[0] == VERSION {
+            return Err(PageTokenError::OtherMode);
+        }
+        if bytes[0] != FOLLOW_VERSION || bytes.len() < FOLLOW_HEADER_LEN {
+            return Err(PageTokenError::Malformed);
+        }
+        if bytes[1..17] != binding.0 {
+            return Err(PageTokenError::OtherQuery);
+        }
+        let mut reader = Reader(&bytes[17..]);
+        let tenants = u32::from_be_bytes(reader.take()?);
+        let mut position = FollowPosition::new();
+        for _ in 0..tenants {
+            let length = u16::from_be_bytes(reader.take()?) as usize;
+            let tenant = std::str::from_utf8(reader.bytes(length)?)
+                .map_err(|_| PageTokenError::Malformed)?
+                .to_owned();
+            let sequence = i64::from_be_bytes(reader.take()?);
+            position.insert(tenant, sequence);
+        }
+        if !reader.0.is_empty() {
+            return Err(PageTokenError::Malformed);
+        }
+        Ok(position)
+    }
+
+    /// Decodes a token and checks its tag; returns its body.
+    fn authenticated(&self, token: &str) -> Result<Vec<u8>, PageTokenError> {
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| PageTokenError::Malformed)?;
+        let Some(body_len) = bytes.len().checked_sub(TAG_LEN).filter(|len| *len > 0) else {
+            return Err(PageTokenError::Malformed);
+        };
+        let tag = bytes.split_off(body_len);
+        let mut mac = self.mac();
+        mac.update(&bytes);
+        mac.verify_truncated_left(&tag)
+            .map_err(|_| PageTokenError::Malformed)?;
+        Ok(bytes)
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -110,6 +189,26 @@ impl PageTokenKey {
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
+    }
+}
+
+/// Reads fixed-size fields off an authenticated token body.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn bytes(&mut self, length: usize) -> Result<&[u8], PageTokenError> {
+        if self.0.len() < length {
+            return Err(PageTokenError::Malformed);
+        }
+        let (field, rest) = self.0.split_at(length);
+        self.0 = rest;
+        Ok(field)
+    }
+
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], PageTokenError> {
+        self.bytes(N)?
+            .try_into()
+            .map_err(|_| PageTokenError::Malformed)
     }
 }
 
@@ -169,6 +268,35 @@ mod tests {
         assert_eq!(
             key.open(&token, &other, ListOrder::NewestFirst),
             Err(PageTokenError::OtherQuery)
+        );
+    }
+
+    #[test]
+    fn a_follow_token_round_trips_and_stays_in_its_mode() {
+        let key = PageTokenKey::derive(b"secret");
+        let binding = QueryBinding::new("", b"filter");
+        let position = FollowPosition::from([("acme".to_owned(), 42), ("globex".to_owned(), 7)]);
+        let token = key.issue_follow(&binding, &position);
+        assert_eq!(key.open_follow(&token, &binding), Ok(position));
+        assert_eq!(
+            key.open(&token, &binding, ListOrder::OldestFirst),
+            Err(PageTokenError::OtherMode)
+        );
+        let list_token = key.issue(&binding, ListOrder::OldestFirst, cursor());
+        assert_eq!(
+            key.open_follow(&list_token, &binding),
+            Err(PageTokenError::OtherMode)
+        );
+        let other = QueryBinding::new("acme", b"filter");
+        assert_eq!(
+            key.open_follow(&token, &other),
+            Err(PageTokenError::OtherQuery)
+        );
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[20] ^= 1;
+        assert_eq!(
+            key.open_follow(&URL_SAFE_NO_PAD.encode(bytes), &binding),
+            Err(PageTokenError::Malformed)
         );
     }
 

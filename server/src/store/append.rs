@@ -64,7 +64,10 @@ impl AuditStore {
             other => other?,
         };
         match attempt {
-            Attempt::Stored(ids) => Ok(ids),
+            Attempt::Stored(ids) => {
+                self.notifier.chain_moved(tenant_id);
+                Ok(ids)
+            }
             Attempt::Conflict(key) => Err(StoreError::IdempotencyConflict { key }),
         }
     }

@@ -78,6 +78,7 @@ impl AuditStore {
         }
         head.save(&txn).await?;
         txn.commit().await?;
+        self.notifier.chain_moved(&deleted.tenant_id);
         deletion.chain = Some(deletion_link);
         Ok((deleted, deletion))
     }

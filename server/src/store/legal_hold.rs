@@ -81,6 +81,7 @@ impl AuditStore {
             .exec_without_returning(&txn)
             .await?;
         txn.commit().await?;
+        self.notifier.chain_moved(&record.tenant_id);
         Ok(hold.into())
     }
 
@@ -104,6 +105,7 @@ impl AuditStore {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.notifier.chain_moved(&record.tenant_id);
         Ok(LegalHoldRecord::none(&record.tenant_id))
     }
 }

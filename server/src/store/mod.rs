@@ -5,7 +5,9 @@
 //! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
 //!   file per operation: `append`, `list` (pages and counts), `get`,
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
-//!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold).
+//!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold),
+//!   `follow` (chain heads and sequence-ordered reads for follow mode).
+//! - `notifier`: wakes followers after each committed chained write.
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options; `pool`: its usage.
 //! - `cancel`: reads whose Postgres query is cancelled when dropped.
@@ -25,10 +27,12 @@ mod delete;
 mod describe;
 mod entity;
 mod error;
+mod follow;
 mod get;
 mod legal_hold;
 mod list;
 mod migration;
+mod notifier;
 mod pool;
 mod rows;
 mod stats;
@@ -41,6 +45,7 @@ pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use legal_hold::LegalHoldRecord;
+pub use notifier::{CHAIN_CHANNEL, ChainNotifier};
 pub use pool::PoolUsage;
 pub use verify::{ChainVerification, VerificationStep};
 
@@ -59,6 +64,8 @@ const MIGRATION_LOCK_KEY: i64 = 0x6175_6469_746d_6967;
 pub struct AuditStore {
     db: DatabaseConnection,
     backend: DbBackend,
+    /// Wakes followers after chained writes; shared by every clone.
+    notifier: ChainNotifier,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -76,7 +83,11 @@ impl AuditStore {
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let db = connect::connect(database_url).await?;
         let backend = db.get_database_backend();
-        Ok(Self { db, backend })
+        Ok(Self {
+            db,
+            backend,
+            notifier: ChainNotifier::default(),
+        })
     }
 
     /// Applies pending migrations. Idempotent. On Postgres it runs under a

@@ -76,6 +76,7 @@ pub async fn run(service: &Service, args: ExportArgs) -> Result<(), CliError> {
         limit: None,
         page_token: state.next_page_token.clone(),
         include_total_count: true,
+        follow: false,
     };
     let mut pages = service.pages(query);
     let mut out = BufWriter::new(file);

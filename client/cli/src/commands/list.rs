@@ -1,5 +1,6 @@
 //! `audit list`: every matching entry (or `--limit` of them), printed as
-//! each message arrives.
+//! each message arrives. With `--follow`, keeps printing new entries as they
+//! commit until Ctrl-C, which ends the output cleanly (exit 0).
 
 use crate::cli::ListArgs;
 use crate::error::CliError;
@@ -15,13 +16,23 @@ pub async fn run(service: &Service, args: ListArgs) -> Result<(), CliError> {
         oldest_first: args.oldest_first,
         page_size: args.page_size,
         limit: args.limit,
+        follow: args.follow,
         ..Default::default()
     };
     let mut pages = service.pages(query);
     let mut out = BufWriter::new(io::stdout());
     let mut writer = format.writer();
     writer.begin(&mut out).map_err(CliError::Output)?;
-    while let Some(page) = pages.try_next().await? {
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let page = tokio::select! {
+            page = pages.try_next() => page?,
+            // Ctrl-C ends a follow (or a long listing) between messages, so
+            // the output stays well-formed.
+            _ = &mut interrupted => None,
+        };
+        let Some(page) = page else { break };
         for entry in &page.entries {
             writer.entry(&mut out, entry).map_err(CliError::Output)?;
         }

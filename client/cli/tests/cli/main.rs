@@ -6,6 +6,7 @@
 mod append_import;
 mod exit_codes;
 mod export;
+mod follow;
 mod list;
 mod read_commands;
 mod support;
