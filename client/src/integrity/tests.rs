@@ -224,6 +224,7 @@ fn a_later_range_verifies_unanchored_or_from_its_anchor() {
     let anchored = VerifyOptions {
         anchor: Some(anchor),
         head: None,
+        checkpoint: None,
     };
     let verdict = verify_entries(later.clone(), &anchored);
     assert!(verdict.is_intact() && verdict.anchored, "{verdict:?}");
@@ -231,6 +232,7 @@ fn a_later_range_verifies_unanchored_or_from_its_anchor() {
     let wrong = VerifyOptions {
         anchor: Some([1; 32]),
         head: None,
+        checkpoint: None,
     };
     assert_broken(
         &verify_entries(later.clone(), &wrong),
@@ -251,6 +253,7 @@ fn a_head_must_be_reached() {
         let options = VerifyOptions {
             anchor: None,
             head: Some(head),
+            checkpoint: None,
         };
         verify_entries(entries.to_vec(), &options)
     };
@@ -273,6 +276,7 @@ fn an_empty_export_is_intact_unless_a_head_is_expected() {
     let options = VerifyOptions {
         anchor: None,
         head: Some([3; 32]),
+        checkpoint: None,
     };
     assert_broken(
         &verify_entries(Vec::new(), &options),
