@@ -1,12 +1,12 @@
 //! Verifying an NDJSON export file of any size in bounded memory.
 //!
-//! 1. A first pass reads each line's sequence and action only, collects the
-//!    tombstones that deletion records name (a record comes after what it
-//!    deletes, so they must be known before the walk), and notes whether the
-//!    file is already in sequence order.
-//! 2. A file in sequence order is then streamed line by line into the
-//!    [`ChainVerifier`]; any other is first sorted by sequence with
+//! 1. A first pass reads each line's sequence and action only and collects
+//!    the tombstones that deletion records name (a record comes after what
+//!    it deletes, so they must be known before the walk). From the first
+//!    line out of sequence order on, it also feeds the lines to a
 //!    [`Sorter`] (in memory up to a budget, else in runs on disk).
+//! 2. A file in sequence order is then streamed line by line into the
+//!    [`ChainVerifier`]; any other is read back from the sorter.
 
 use super::deletions::{DELETED_ACTION, Deletions};
 use super::line::{line_key, parse_entry};
@@ -49,24 +49,16 @@ pub(crate) fn verify_with_budget(
     options: &VerifyOptions,
     budget: usize,
 ) -> Result<Verdict, NdjsonError> {
-    let scan = scan(path)?;
+    let scan = scan(path, budget)?;
     let mut verifier = ChainVerifier::new(options, scan.deletions);
-    if scan.in_order {
+    let Some(sorter) = scan.sorter else {
+        // Already in sequence order: stream it.
         for_each_line(path, |number, line| {
             let entry = parse_entry(line).map_err(|reason| at(number, reason))?;
             Ok(verifier.push(entry))
         })?;
         return Ok(verifier.finish());
-    }
-    let mut sorter = Sorter::new(budget);
-    for_each_line(path, |number, line| {
-        let sequence = line_key(line)
-            .map_err(|reason| at(number, reason))?
-            .sequence
-            .unwrap_or_default();
-        sorter.push(sequence, number, line.to_owned())?;
-        Ok(true)
-    })?;
+    };
     for keyed in sorter.finish()? {
         let (_, number, line) = keyed?;
         let entry = parse_entry(&line).map_err(|reason| at(number, reason))?;
@@ -80,29 +72,49 @@ pub(crate) fn verify_with_budget(
 /// What the first pass learns.
 struct Scan {
     deletions: Deletions,
-    /// Every sequence is greater than the one before.
-    in_order: bool,
+    /// The lines in sorting, when the file is not in sequence order.
+    sorter: Option<Sorter>,
 }
 
-fn scan(path: &Path) -> Result<Scan, NdjsonError> {
+/// Reads every line's sequence and action once: collects the tombstones,
+/// and from the first line out of sequence order on, sorts the lines (the
+/// lines before it, in order, are read again into the sorter then).
+fn scan(path: &Path, budget: usize) -> Result<Scan, NdjsonError> {
     let mut deletions = Deletions::default();
-    let mut in_order = true;
+    let mut sorter: Option<Sorter> = None;
     let mut last = i64::MIN;
     for_each_line(path, |number, line| {
         let key = line_key(line).map_err(|reason| at(number, reason))?;
         let sequence = key.sequence.unwrap_or_default();
-        in_order &= sequence > last;
-        last = sequence;
         if key.action.as_deref() == Some(DELETED_ACTION) {
             let entry = parse_entry(line).map_err(|reason| at(number, reason))?;
             deletions.note(&entry);
         }
+        if sorter.is_none() && sequence <= last {
+            sorter = Some(sorted_prefix(path, number, budget)?);
+        }
+        last = sequence;
+        if let Some(sorter) = &mut sorter {
+            sorter.push(sequence, number, line.to_owned())?;
+        }
         Ok(true)
     })?;
-    Ok(Scan {
-        deletions,
-        in_order,
-    })
+    Ok(Scan { deletions, sorter })
+}
+
+/// A sorter holding the lines before line `end` (newest-first exports
+/// break the order at line 2, so this is usually one line).
+fn sorted_prefix(path: &Path, end: u64, budget: usize) -> Result<Sorter, NdjsonError> {
+    let mut sorter = Sorter::new(budget);
+    for_each_line(path, |number, line| {
+        if number >= end {
+            return Ok(false);
+        }
+        let key = line_key(line).map_err(|reason| at(number, reason))?;
+        sorter.push(key.sequence.unwrap_or_default(), number, line.to_owned())?;
+        Ok(true)
+    })?;
+    Ok(sorter)
 }
 
 /// Calls `each` with every non-blank line and its 1-based number, reusing
