@@ -17,6 +17,7 @@ mod grpcurl;
 mod health;
 mod idempotency;
 mod integrity;
+mod key_rotation;
 mod legal_hold;
 mod list_filters;
 mod list_paging;
