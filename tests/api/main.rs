@@ -4,6 +4,7 @@
 mod append;
 mod audit_layer;
 mod auth;
+mod chain_backfill;
 mod checkpoints;
 mod client_conversions;
 mod client_errors;

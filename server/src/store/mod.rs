@@ -38,6 +38,9 @@ pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use legal_hold::LegalHoldRecord;
+/// The migrations, public so tests can build a database as an older
+/// release left it (`Migrator::down`/`up` with a step count).
+pub use migration::Migrator;
 pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{
