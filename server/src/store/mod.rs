@@ -16,6 +16,7 @@
 mod api_keys;
 mod append;
 mod chain;
+mod checkpoint_history;
 mod checkpoints;
 mod conditions;
 mod connect;
