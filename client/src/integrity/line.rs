@@ -9,24 +9,113 @@
 //! [`audit_log_from_json`](crate::audit_log_from_json) does: a missing or
 //! `null` field is its default, enums by contract name or number.
 
+use super::metadata_line::MetadataLine;
 use crate::{Actor, ActorType, AuditLog, Outcome, RequestInfo, Target, parse_rfc3339};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// What the first pass over a file needs: where the line goes, and whether
 /// it is a deletion record.
-#[derive(Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct LineKey<'a> {
-    #[serde(default)]
     pub sequence: Option<i64>,
-    #[serde(borrow, default)]
     pub action: Option<Cow<'a, str>>,
 }
 
-/// Reads the sequence and action of a line.
+/// Reads the top-level `sequence` and `action` of a line with a byte scan
+/// that skips every other value unparsed: the first pass reads every line,
+/// so a full JSON parse there would cost as much as the verification. A
+/// line the scan misreads cannot verify wrongly: the walk checks every
+/// entry as [`parse_entry`] reads it, so a wrong key can only misplace a
+/// line (a break is reported), and a malformed line fails there.
 pub(crate) fn line_key(line: &str) -> Result<LineKey<'_>, String> {
-    serde_json::from_str(line).map_err(|error| format!("not a JSON entry: {error}"))
+    let bytes = line.as_bytes();
+    let mut key = LineKey::default();
+    let mut depth = 0usize;
+    let mut expect_key = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                let end = string_end(bytes, at)?;
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    let value = skip_space(bytes, skip_space(bytes, end + 1) + 1);
+                    match &line[at + 1..end] {
+                        "sequence" => key.sequence = sequence_at(line, value)?,
+                        "action" => key.action = action_at(line, value)?,
+                        _ => {}
+                    }
+                }
+                at = end + 1;
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1 && bytes[at] == b'{';
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => expect_key = depth == 1,
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(key)
+}
+
+/// The index of the quote closing the string that opens at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Result<usize, String> {
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return Ok(at),
+            _ => at += 1,
+        }
+    }
+    Err("not a JSON entry: a string is not closed".into())
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+fn sequence_at(line: &str, at: usize) -> Result<Option<i64>, String> {
+    let rest = &line[at.min(line.len())..];
+    if rest.starts_with("null") {
+        return Ok(None);
+    }
+    let digits = rest
+        .char_indices()
+        .find(|&(index, c)| !(c.is_ascii_digit() || (index == 0 && c == '-')))
+        .map_or(rest.len(), |(index, _)| index);
+    rest[..digits]
+        .parse()
+        .ok()
+        .filter(|_| !matches!(rest.as_bytes().get(digits), Some(b'.' | b'e' | b'E')))
+        .map(Some)
+        .ok_or_else(|| "not a valid entry: sequence must be an integer".to_owned())
+}
+
+fn action_at(line: &str, at: usize) -> Result<Option<Cow<'_, str>>, String> {
+    let bytes = line.as_bytes();
+    match bytes.get(at) {
+        Some(b'"') => {
+            let end = string_end(bytes, at)?;
+            let raw = &line[at + 1..end];
+            if !raw.contains('\\') {
+                return Ok(Some(Cow::Borrowed(raw)));
+            }
+            // Escapes: let the JSON parser decode them.
+            serde_json::from_str(&line[at..=end])
+                .map(|text: String| Some(Cow::Owned(text)))
+                .map_err(|error| format!("not a valid entry: action: {error}"))
+        }
+        _ => Ok(None),
+    }
 }
 
 type Text<'a> = Option<Cow<'a, str>>;
@@ -56,7 +145,7 @@ struct EntryLine<'a> {
     #[serde(borrow, default)]
     request: Option<RequestLine<'a>>,
     #[serde(default)]
-    metadata: Option<Map<String, Value>>,
+    metadata: Option<MetadataLine>,
     #[serde(borrow, default)]
     request_id: Text<'a>,
     #[serde(borrow, default)]
@@ -140,7 +229,7 @@ pub(crate) fn parse_entry(line: &str) -> Result<AuditLog, String> {
             path: owned(request.path),
             status_code: request.status_code.unwrap_or_default(),
         }),
-        metadata: fields.metadata.map(crate::map_to_struct),
+        metadata: fields.metadata.map(|MetadataLine(fields)| fields),
         request_id: owned(fields.request_id),
         idempotency_key: owned(fields.idempotency_key),
         sequence: fields.sequence.unwrap_or_default(),
@@ -178,4 +267,33 @@ fn hex(text: Text<'_>, field: &str) -> Result<Vec<u8>, String> {
         return Ok(Vec::new());
     };
     super::parse_hex(&text).ok_or_else(|| format!("{field}: must be hex"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LineKey, line_key};
+    use std::borrow::Cow;
+
+    fn key(sequence: Option<i64>, action: Option<&str>) -> LineKey<'_> {
+        LineKey {
+            sequence,
+            action: action.map(Cow::Borrowed),
+        }
+    }
+
+    #[test]
+    fn finds_the_top_level_sequence_and_action_only() {
+        let line = r#"{"action":"audit_log.deleted","metadata":{"sequence":9,"action":"x","s":"a\"sequence\":7"},"sequence":12,"target":null}"#;
+        assert_eq!(
+            line_key(line).unwrap(),
+            key(Some(12), Some("audit_log.deleted"))
+        );
+        let spaced = r#"{ "l": [ {"sequence": 3} ], "sequence" : -4 , "action" : "a\u002eb" }"#;
+        assert_eq!(line_key(spaced).unwrap(), key(Some(-4), Some("a.b")));
+        assert_eq!(line_key(r#"{"sequence":null}"#).unwrap(), key(None, None));
+        assert_eq!(line_key("{}").unwrap(), key(None, None));
+        assert!(line_key(r#"{"sequence":1.5}"#).is_err());
+        assert!(line_key(r#"{"sequence":"7"}"#).is_err());
+        assert!(line_key(r#"{"action":"open"#).is_err());
+    }
 }

@@ -41,6 +41,7 @@
 mod checkpoint_json;
 mod deletions;
 mod line;
+mod metadata_line;
 mod ndjson;
 mod sorted_lines;
 mod verdict;

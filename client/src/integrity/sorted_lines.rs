@@ -14,6 +14,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 /// How many bytes of lines are held in memory at once by default.
 pub const DEFAULT_RUN_BYTES: usize = 64 << 20;
 
+/// The buffer of each run file: one per run is held while merging.
+const RUN_BUFFER: usize = 256 << 10;
+
 /// A line, its sequence, and its number in the file (for error messages,
 /// and so equal sequences keep their file order).
 pub(crate) type Keyed = (i64, u64, String);
@@ -49,7 +52,7 @@ impl Sorter {
     fn spill(&mut self) -> io::Result<()> {
         self.buffer
             .sort_unstable_by_key(|(sequence, number, _)| (*sequence, *number));
-        let mut file = BufWriter::new(tempfile::tempfile()?);
+        let mut file = BufWriter::with_capacity(RUN_BUFFER, tempfile::tempfile()?);
         for (sequence, number, line) in self.buffer.drain(..) {
             writeln!(file, "{sequence} {number} {line}")?;
         }
@@ -70,7 +73,11 @@ impl Sorter {
         if !self.buffer.is_empty() {
             self.spill()?;
         }
-        let mut runs: Vec<BufReader<File>> = self.runs.into_iter().map(BufReader::new).collect();
+        let mut runs: Vec<BufReader<File>> = self
+            .runs
+            .into_iter()
+            .map(|run| BufReader::with_capacity(RUN_BUFFER, run))
+            .collect();
         let mut heads = Vec::with_capacity(runs.len());
         let mut heap = BinaryHeap::with_capacity(runs.len());
         for (index, run) in runs.iter_mut().enumerate() {
@@ -91,13 +98,22 @@ fn read_run_line(run: &mut BufReader<File>) -> io::Result<Option<Keyed>> {
         return Ok(None);
     }
     let corrupt = || io::Error::other("a sorted run in a temporary file is corrupt");
-    let mut parts = text.trim_end_matches('\n').splitn(3, ' ');
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    let mut parts = text.splitn(3, ' ');
     let sequence = parts.next().and_then(|part| part.parse().ok());
     let number = parts.next().and_then(|part| part.parse().ok());
-    match (sequence, number, parts.next()) {
-        (Some(sequence), Some(number), Some(line)) => Ok(Some((sequence, number, line.to_owned()))),
-        _ => Err(corrupt()),
+    let prefix = text.len() - parts.next().map_or(0, str::len);
+    let (Some(sequence), Some(number)) = (sequence, number) else {
+        return Err(corrupt());
+    };
+    if prefix == text.len() && !text.ends_with(' ') {
+        return Err(corrupt());
     }
+    // The line in place: no second copy of it.
+    text.drain(..prefix);
+    Ok(Some((sequence, number, text)))
 }
 
 /// Lines in sequence order: from memory, or merged from sorted runs.
