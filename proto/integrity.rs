@@ -42,9 +42,12 @@ impl std::error::Error for CanonicalError {}
 /// Returns the canonical bytes of an entry. `content_digest` and `hash` are
 /// not part of them; `sequence` is.
 pub fn canonical_bytes(entry: &AuditLog) -> Result<Vec<u8>, CanonicalError> {
-    let actor = entry.actor.clone().unwrap_or_default();
-    let target = entry.target.clone().unwrap_or_default();
-    let request = entry.request.clone().unwrap_or_default();
+    // Borrowed, not cloned: this runs once per entry on every append and
+    // every verification.
+    let (no_actor, no_target, no_request) = Default::default();
+    let actor: &crate::Actor = entry.actor.as_ref().unwrap_or(&no_actor);
+    let target: &crate::Target = entry.target.as_ref().unwrap_or(&no_target);
+    let request: &crate::RequestInfo = entry.request.as_ref().unwrap_or(&no_request);
     let metadata = match &entry.metadata {
         None => String::new(),
         Some(fields) => canonical_json(fields)?,

@@ -3,6 +3,7 @@
 
 use crate::auth::{AuthError, JwtSecret};
 use crate::checkpoint::CheckpointSigner;
+use crate::checkpoint::key::read_previous_key;
 use crate::follow::FollowSettings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -110,6 +111,17 @@ pub struct ServerArgs {
     /// (generated on first use).
     #[arg(long, env = "AUDIT_SIGNING_KEY", global = true)]
     pub signing_key: Option<PathBuf>,
+    /// Public keys of earlier signing keys, comma-separated, each as 64 hex
+    /// digits or a file holding them: after a key rotation, checkpoints
+    /// they signed still verify and GetPublicKeys still lists them.
+    #[arg(
+        long,
+        env = "AUDIT_PREVIOUS_PUBLIC_KEYS",
+        value_delimiter = ',',
+        value_name = "HEX|FILE",
+        global = true
+    )]
+    pub previous_public_keys: Vec<String>,
     /// How often every tenant whose chain head moved gets a signed
     /// checkpoint, e.g. 10m; 0 turns periodic checkpoints off.
     #[arg(long, env = "AUDIT_CHECKPOINT_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
@@ -215,9 +227,17 @@ impl ServerArgs {
             })?),
             None => None,
         };
+        let previous_keys = self
+            .previous_public_keys
+            .iter()
+            .filter(|given| !given.trim().is_empty())
+            .map(|given| read_previous_key(given))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| AuthError::Config(error.to_string()))?;
         let signing_key =
             CheckpointSigner::resolve(self.signing_key.as_deref(), &self.data_dir, self.listen)
-                .map_err(|error| AuthError::Config(error.to_string()))?;
+                .map_err(|error| AuthError::Config(error.to_string()))?
+                .with_previous(previous_keys);
         Ok(Settings {
             listen: self.listen,
             database_url: self.database_url.clone(),

@@ -273,3 +273,89 @@ fn from_hex(text: &str) -> Vec<u8> {
         .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex"))
         .collect()
 }
+
+/// A stored checkpoint record at `time` (its signature is not checked by
+/// the pruning).
+fn record_at(tenant: &str, sequence: i64, time: i64) -> audit_server::store::CheckpointRecord {
+    audit_server::store::CheckpointRecord {
+        tenant_id: tenant.into(),
+        sequence,
+        head_hash: [1; 32],
+        time,
+        key_id: "k".into(),
+        signature: [2; 64],
+    }
+}
+
+const DAY: i64 = 86_400_000_000;
+/// 2024-01-01T00:00:00Z in microseconds.
+const JAN_1: i64 = 1_704_067_200_000_000;
+
+on_both_backends!(old_stored_checkpoints_are_pruned_to_the_newest_and_one_per_day);
+async fn old_stored_checkpoints_are_pruned_to_the_newest_and_one_per_day(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let store = app.store();
+    // Five a day for three days for acme; two for globex.
+    for day in 0..3 {
+        for n in 0..5 {
+            let time = JAN_1 + day * DAY + n * 600_000_000;
+            store
+                .save_checkpoint(&record_at(ACME, day * 5 + n + 1, time))
+                .await
+                .unwrap();
+        }
+    }
+    for n in 0..2 {
+        store
+            .save_checkpoint(&record_at(GLOBEX, n + 1, JAN_1 + n))
+            .await
+            .unwrap();
+    }
+    let pruned = store.prune_checkpoints(3).await.unwrap();
+    assert_eq!(pruned, 10);
+    let expected = vec![
+        JAN_1 + 2 * DAY + 4 * 600_000_000,
+        JAN_1 + 2 * DAY + 3 * 600_000_000,
+        JAN_1 + 2 * DAY + 2 * 600_000_000,
+        JAN_1 + DAY + 4 * 600_000_000,
+        JAN_1 + 4 * 600_000_000,
+    ];
+    assert_eq!(store.checkpoint_times(ACME).await.unwrap(), expected);
+    assert_eq!(store.checkpoint_times(GLOBEX).await.unwrap().len(), 2);
+    assert_eq!(store.prune_checkpoints(3).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_periodic_task_prunes_the_stored_history() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.checkpoint_interval = Duration::from_millis(100);
+    })
+    .await;
+    let store = app.store();
+    let old = audit_server::checkpoint::task::KEEP_NEWEST as i64 + 10;
+    for n in 0..old {
+        store
+            .save_checkpoint(&record_at(ACME, 0, JAN_1 + n))
+            .await
+            .unwrap();
+    }
+    // The head moves: a round checkpoints it, then prunes (a round may
+    // already have pruned before it moved).
+    app.seed(ACME, vec![input("user.login")]).await;
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        times = store.checkpoint_times(ACME).await.unwrap();
+        if times.len() == audit_server::checkpoint::task::KEEP_NEWEST && times[0] > JAN_1 + DAY {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        times.len(),
+        audit_server::checkpoint::task::KEEP_NEWEST,
+        "{times:?}"
+    );
+    // The new checkpoint is among them, the oldest ones are gone.
+    assert!(times[0] > JAN_1 + DAY, "{times:?}");
+    assert!(!times.contains(&JAN_1), "{times:?}");
+}

@@ -255,3 +255,34 @@ async fn only_an_admin_verifies_another_tenant(backend: Backend) {
         Code::InvalidArgument,
     );
 }
+
+/// More entries than the server verifies per page (1,000 rows), so the walk
+/// carries its previous hash across a page boundary.
+const PAST_ONE_PAGE: usize = 2_300;
+
+on_both_backends!(a_chain_longer_than_a_page_is_checked_across_pages);
+async fn a_chain_longer_than_a_page_is_checked_across_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for batch in 0..PAST_ONE_PAGE / 100 {
+        let entries = (0..100)
+            .map(|n| input(&format!("user.step{}", batch * 100 + n)))
+            .collect();
+        app.seed(ACME, entries).await;
+    }
+    let verdict = verify(&app, ACME).await;
+    assert_eq!(verdict.status(), ChainStatus::Intact, "{verdict:?}");
+    assert_eq!(verdict.entries_checked, PAST_ONE_PAGE as i64);
+    assert_eq!(verdict.head_sequence, PAST_ONE_PAGE as i64);
+
+    // A tamper in the second page, and one at the very first row of it.
+    tamper(
+        &app,
+        "UPDATE audit_logs SET action = 'user.forged' WHERE sequence = 1500",
+    )
+    .await;
+    let verdict = verify(&app, ACME).await;
+    assert_broken(&verdict, 1500, BreakKind::HashMismatch);
+    assert_eq!(verdict.entries_checked, 1499, "{verdict:?}");
+    tamper(&app, "DELETE FROM audit_logs WHERE sequence = 1001").await;
+    assert_broken(&verify(&app, ACME).await, 1001, BreakKind::Gap);
+}

@@ -4,6 +4,7 @@
 mod append;
 mod audit_layer;
 mod auth;
+mod chain_backfill;
 mod checkpoints;
 mod client_conversions;
 mod client_errors;
@@ -22,6 +23,7 @@ mod grpcurl;
 mod health;
 mod idempotency;
 mod integrity;
+mod key_rotation;
 mod legal_hold;
 mod list_filters;
 mod list_paging;

@@ -110,6 +110,14 @@ impl TestApp {
         self.start_server().await;
     }
 
+    /// Restarts as [`restart`](Self::restart) does, with `configure`
+    /// applied to the settings first (a rotated key, another option).
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Settings)) {
+        self.stop_server().await;
+        configure(&mut self.settings);
+        self.start_server().await;
+    }
+
     /// Stops the server and waits until it has returned; the port refuses
     /// calls until [`start_server`](Self::start_server).
     pub async fn stop_server(&mut self) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 #[command(
     after_help = "Exit codes: 0 ok, 1 other errors (including invalid arguments \
     the server refused, and a broken chain found by `verify`), 2 usage, 3 unauthenticated or permission denied, 4 not found, \
-    5 server unavailable."
+    5 server unavailable, 6 a checkpoint whose signature or key does not verify (`verify`)."
 )]
 pub struct Cli {
     /// The service's URI.
@@ -74,8 +74,11 @@ pub enum Command {
     /// Writes the entries matching the filters to a file; resumable.
     Export(ExportArgs),
     /// Verifies the hash chain in an NDJSON export, offline; exits 0 when
-    /// intact, 1 when broken.
+    /// intact, 1 when broken, 6 when the checkpoint given does not verify.
     Verify(VerifyArgs),
+    /// Has the service sign a checkpoint of the chain head and saves it as
+    /// JSON, for a later `verify --checkpoint`.
+    Checkpoint(CheckpointArgs),
 }
 
 #[derive(Debug, Args)]
@@ -223,8 +226,9 @@ pub struct ExportArgs {
     after_help = "The export must be unfiltered and of one tenant: a filtered export \
     misses links of the chain. Entries deleted through the service are vouched for by their \
     deletion records in the same export. Prints one line: `intact: FIRST..LAST, N entries, \
-    head HEX` (exit 0) or `broken at sequence S: KIND (why)` (exit 1). The whole file is \
-    read into memory and sorted by sequence."
+    head HEX` (exit 0) or `broken at sequence S: KIND (why)` (exit 1), or `checkpoint \
+    rejected: why` (exit 6). The file is read line by line; one not in sequence order is \
+    sorted in bounded memory (runs in temporary files)."
 )]
 pub struct VerifyArgs {
     /// An NDJSON export, as `audit export` or `audit list --format ndjson`
@@ -242,6 +246,29 @@ pub struct VerifyArgs {
     /// pass through it, otherwise its tail was cut or the chain rewritten.
     #[arg(long, value_name = "HEX", value_parser = parse_hash_arg)]
     pub head: Option<[u8; 32]>,
+
+    /// A signed checkpoint (a JSON file from the server's --checkpoint-dir
+    /// or `audit checkpoint`): its signature is checked, and the export
+    /// must pass through its sequence with its head hash.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// The Ed25519 public key that checks the checkpoint: 64 hex digits or
+    /// a file holding them [default: fetched from the service with
+    /// GetPublicKeys].
+    #[arg(long, value_name = "HEX|FILE", requires = "checkpoint")]
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Where to save it [default: standard output].
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Another tenant's chain (needs `audit:admin`) [default: the caller's].
+    #[arg(long, value_name = "TENANT", default_value = "")]
+    pub tenant: String,
 }
 
 /// A SHA-256 hash as 64 hex digits.

@@ -24,9 +24,15 @@ pub enum CliError {
     /// Input or state the user must fix: a bad import line, a refused resume.
     #[error("{0}")]
     Invalid(String),
+    /// A command line that cannot work, found after clap parsed it.
+    #[error("{0}")]
+    Usage(String),
     /// `verify` found the chain broken; its verdict is already on stdout.
     #[error("the chain is broken")]
     ChainBroken,
+    /// `verify` rejected the checkpoint; its verdict is already on stdout.
+    #[error("the checkpoint does not verify")]
+    CheckpointRejected,
 }
 
 impl From<audit_client::Error> for CliError {

@@ -14,11 +14,17 @@ pub const DENIED: u8 = 3;
 pub const NOT_FOUND: u8 = 4;
 /// The service cannot be reached or is unavailable.
 pub const UNAVAILABLE: u8 = 5;
+/// `verify`: the checkpoint does not verify (signature, key or format), so
+/// it says nothing about the chain.
+pub const CHECKPOINT_REJECTED: u8 = 6;
 
 /// Returns the exit code for `error`.
 pub fn code(error: &CliError) -> u8 {
-    let CliError::Service(error) = error else {
-        return FAILURE;
+    let error = match error {
+        CliError::Service(error) => error,
+        CliError::CheckpointRejected => return CHECKPOINT_REJECTED,
+        CliError::Usage(_) => return USAGE,
+        _ => return FAILURE,
     };
     if matches!(**error, audit_client::Error::InvalidEndpoint { .. }) {
         // `--endpoint` is not a URI: a usage error.
@@ -40,7 +46,7 @@ pub fn report(error: &CliError) -> ExitCode {
     if error.is_closed_pipe() {
         return ExitCode::SUCCESS;
     }
-    if matches!(error, CliError::ChainBroken) {
+    if matches!(error, CliError::ChainBroken | CliError::CheckpointRejected) {
         // The verdict line on stdout says it all.
         return ExitCode::from(code(error));
     }

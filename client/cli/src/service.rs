@@ -4,8 +4,8 @@
 use crate::error::CliError;
 use audit_client::{AuditClient, Page};
 use audit_proto::{
-    AuditLog, AuditLogFilter, AuditLogInput, AuditStats, DeleteAuditLogResponse, FilterMetadata,
-    Granularity, SortOrder,
+    AuditLog, AuditLogFilter, AuditLogInput, AuditStats, Checkpoint, DeleteAuditLogResponse,
+    FilterMetadata, GetCheckpointRequest, GetPublicKeysRequest, Granularity, PublicKey, SortOrder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use std::time::Duration;
@@ -94,6 +94,35 @@ impl Service {
     ) -> Result<AuditStats, CliError> {
         let stats = self.client.stats().filter(filter).by(bucket).top(top);
         Ok(stats.send().await?)
+    }
+
+    /// Has the service sign a checkpoint of a tenant's chain head (empty:
+    /// the caller's own).
+    pub async fn checkpoint(&self, tenant_id: &str) -> Result<Checkpoint, CliError> {
+        let request = self.request(GetCheckpointRequest {
+            tenant_id: tenant_id.to_owned(),
+        });
+        let response = self.client.stub().get_checkpoint(request).await;
+        Ok(response.map_err(audit_client::Error::from)?.into_inner())
+    }
+
+    /// Returns the keys the service lists for checking checkpoints.
+    pub async fn public_keys(&self) -> Result<Vec<PublicKey>, CliError> {
+        let request = self.request(GetPublicKeysRequest {});
+        let response = self.client.stub().get_public_keys(request).await;
+        Ok(response
+            .map_err(audit_client::Error::from)?
+            .into_inner()
+            .keys)
+    }
+
+    /// A request with the call deadline, for the calls made on the stub.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(deadline) = self.client.deadline() {
+            request.set_timeout(deadline);
+        }
+        request
     }
 
     /// Describes the filters and the tenant's actions and target types.

@@ -14,54 +14,59 @@ pub const DELETED_SEQUENCE_KEY: &str = "deleted_sequence";
 /// The metadata key naming the deleted content digest (lowercase hex).
 pub const DELETED_DIGEST_KEY: &str = "deleted_content_digest";
 
-/// Deleted sequence → the content digest its deletion record names.
+/// Deleted sequence → the sequence of its deletion record and the content
+/// digest that record names.
 #[derive(Debug, Default)]
 pub struct Deletions {
-    digests: HashMap<i64, [u8; 32]>,
+    digests: HashMap<i64, (i64, [u8; 32])>,
 }
 
 impl Deletions {
-    /// Collects the tombstones named by the deletion records among
-    /// `entries`. A record counts only for a sequence before its own, as
-    /// the server requires: a deletion cannot precede what it deletes.
-    pub fn named_by(entries: &[AuditLog]) -> Self {
-        let mut digests = HashMap::new();
-        for entry in entries
-            .iter()
-            .filter(|entry| entry.action == DELETED_ACTION)
+    /// Notes the tombstone `entry` names, if it is a deletion record. A
+    /// record counts only for a sequence before its own, as the server
+    /// requires: a deletion cannot precede what it deletes.
+    pub fn note(&mut self, entry: &AuditLog) {
+        if entry.action != DELETED_ACTION {
+            return;
+        }
+        let Some(metadata) = &entry.metadata else {
+            return;
+        };
+        let sequence = match metadata
+            .fields
+            .get(DELETED_SEQUENCE_KEY)
+            .and_then(|value| value.kind.as_ref())
         {
-            let Some(metadata) = &entry.metadata else {
-                continue;
-            };
-            let sequence = match metadata
-                .fields
-                .get(DELETED_SEQUENCE_KEY)
-                .and_then(|value| value.kind.as_ref())
-            {
-                Some(Kind::NumberValue(number)) if number.fract() == 0.0 => *number as i64,
-                _ => continue,
-            };
-            let digest = match metadata
-                .fields
-                .get(DELETED_DIGEST_KEY)
-                .and_then(|value| value.kind.as_ref())
-            {
-                Some(Kind::StringValue(hex)) => parse_hash(hex),
-                _ => None,
-            };
-            if let Some(digest) = digest
-                && sequence > 0
-                && sequence < entry.sequence
-            {
-                digests.entry(sequence).or_insert(digest);
+            Some(Kind::NumberValue(number)) if number.fract() == 0.0 => *number as i64,
+            _ => return,
+        };
+        let digest = match metadata
+            .fields
+            .get(DELETED_DIGEST_KEY)
+            .and_then(|value| value.kind.as_ref())
+        {
+            Some(Kind::StringValue(hex)) => parse_hash(hex),
+            _ => None,
+        };
+        if let Some(digest) = digest
+            && sequence > 0
+            && sequence < entry.sequence
+        {
+            // The earliest record wins whatever order the entries come in,
+            // as it would in the chain.
+            let named = self
+                .digests
+                .entry(sequence)
+                .or_insert((entry.sequence, digest));
+            if entry.sequence < named.0 {
+                *named = (entry.sequence, digest);
             }
         }
-        Self { digests }
     }
 
     /// Returns the digest the deletion record of `sequence` names.
     pub fn digest_of(&self, sequence: i64) -> Option<&[u8; 32]> {
-        self.digests.get(&sequence)
+        self.digests.get(&sequence).map(|(_, digest)| digest)
     }
 
     /// Returns true when every sequence from 1 up to `sequence` (exclusive)

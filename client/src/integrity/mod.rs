@@ -19,24 +19,41 @@
 //!   itself: pass a head hash kept elsewhere as [`VerifyOptions::head`] and
 //!   the chain must reach it.
 //!
+//! - Given a signed checkpoint ([`VerifyOptions::checkpoint`], its
+//!   signature checked beforehand with [`audit_proto::checkpoint`]), the
+//!   link at its sequence must have its head hash, and the entries must
+//!   reach it.
+//!
 //! Entries may come in any order (exports are newest first by default):
-//! [`verify_entries`] sorts them by sequence in memory, so a whole export
-//! is held at once.
+//! [`verify_entries`] sorts them by sequence in memory;
+//! [`verify_ndjson_file`] streams a file already in sequence order and
+//! sorts any other in bounded memory (runs spilled to temporary files).
 //!
 //! # Layout
-//! - [`verify_entries`] and [`VerifyOptions`]: the walk along the chain.
+//! - [`verify_entries`], [`VerifyOptions`]: the walk along the chain
+//!   (`verifier`, one entry at a time).
+//! - [`verify_ndjson_file`]: a file of any size (`ndjson`, `line` for the
+//!   borrowed parsing, `sorted_lines` for the external sort).
+//! - [`checkpoint_from_json`], [`checkpoint_to_json`]: checkpoint files.
 //! - [`Verdict`]: what it found, shaped like `VerifyAuditChain`'s verdict.
 //! - `deletions`: the tombstones the deletion records in an export name.
 
+mod checkpoint_json;
 mod deletions;
+mod line;
+mod metadata_line;
+mod ndjson;
+mod sorted_lines;
 mod verdict;
 mod verifier;
 
 #[cfg(test)]
 mod tests;
 
+pub use checkpoint_json::{chain_point, checkpoint_from_json, checkpoint_to_json};
+pub use ndjson::{NdjsonError, verify_ndjson_file};
 pub use verdict::Verdict;
-pub use verifier::{VerifyOptions, verify_entries};
+pub use verifier::{ChainPoint, VerifyOptions, verify_entries};
 
 /// Returns the bytes of a hex string (either case); None when it is not hex.
 ///
@@ -65,6 +82,6 @@ pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
 }
 
 /// The bytes as a 32-byte hash; None for any other length.
-pub(crate) fn to_hash(bytes: &[u8]) -> Option<[u8; 32]> {
+pub fn to_hash(bytes: &[u8]) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(bytes).ok()
 }

@@ -224,6 +224,7 @@ fn a_later_range_verifies_unanchored_or_from_its_anchor() {
     let anchored = VerifyOptions {
         anchor: Some(anchor),
         head: None,
+        checkpoint: None,
     };
     let verdict = verify_entries(later.clone(), &anchored);
     assert!(verdict.is_intact() && verdict.anchored, "{verdict:?}");
@@ -231,6 +232,7 @@ fn a_later_range_verifies_unanchored_or_from_its_anchor() {
     let wrong = VerifyOptions {
         anchor: Some([1; 32]),
         head: None,
+        checkpoint: None,
     };
     assert_broken(
         &verify_entries(later.clone(), &wrong),
@@ -251,6 +253,7 @@ fn a_head_must_be_reached() {
         let options = VerifyOptions {
             anchor: None,
             head: Some(head),
+            checkpoint: None,
         };
         verify_entries(entries.to_vec(), &options)
     };
@@ -273,6 +276,7 @@ fn an_empty_export_is_intact_unless_a_head_is_expected() {
     let options = VerifyOptions {
         anchor: None,
         head: Some([3; 32]),
+        checkpoint: None,
     };
     assert_broken(
         &verify_entries(Vec::new(), &options),
@@ -357,4 +361,117 @@ fn vector_entry(vector: &Value) -> AuditLog {
         content_digest: hex("content_digest"),
         hash: hex("hash"),
     }
+}
+
+fn point(entry: &AuditLog) -> super::ChainPoint {
+    super::ChainPoint {
+        tenant_id: entry.tenant_id.clone(),
+        sequence: entry.sequence,
+        hash: hash_of(entry),
+    }
+}
+
+fn with_checkpoint(checkpoint: super::ChainPoint) -> VerifyOptions {
+    VerifyOptions {
+        checkpoint: Some(checkpoint),
+        ..VerifyOptions::default()
+    }
+}
+
+#[test]
+fn a_chain_must_pass_through_its_checkpoint() {
+    let entries = chain_of(6);
+    let options = with_checkpoint(point(&entries[3]));
+    assert!(verify_entries(entries.clone(), &options).is_intact());
+
+    // A chain rewritten consistently from sequence 3 on: every link
+    // checks, but the link at the checkpoint has another hash.
+    let mut rewritten: Vec<AuditLog> = entries
+        .iter()
+        .map(|entry| {
+            let mut entry = entry.clone();
+            if entry.sequence == 3 {
+                entry.action = "document.deleted".into();
+            }
+            entry
+        })
+        .collect();
+    rewritten = chained(rewritten);
+    assert!(verify(rewritten.clone()).is_intact());
+    assert_broken(
+        &verify_entries(rewritten, &options),
+        4,
+        BreakKind::CheckpointMismatch,
+    );
+
+    // Truncated before the checkpoint.
+    let verdict = verify_entries(entries[..3].to_vec(), &options);
+    assert_broken(&verdict, 4, BreakKind::CheckpointMismatch);
+    assert!(verdict.detail.contains("truncated"), "{}", verdict.detail);
+
+    // Entries of another tenant than the checkpoint's.
+    let mut other = point(&entries[3]);
+    other.tenant_id = "globex".into();
+    assert_broken(
+        &verify_entries(entries.clone(), &with_checkpoint(other)),
+        1,
+        BreakKind::UnexpectedEntry,
+    );
+}
+
+#[test]
+fn a_checkpoint_just_before_a_range_anchors_it() {
+    let entries = chain_of(6);
+    let later = entries[3..].to_vec();
+    let verdict = verify_entries(later.clone(), &with_checkpoint(point(&entries[2])));
+    assert!(verdict.is_intact(), "{verdict:?}");
+    assert!(verdict.anchored);
+    // One further back cannot be checked by this range.
+    assert_broken(
+        &verify_entries(later, &with_checkpoint(point(&entries[1]))),
+        2,
+        BreakKind::CheckpointMismatch,
+    );
+}
+
+/// Writes `entries` as an NDJSON export in the given order.
+fn write_ndjson(dir: &std::path::Path, entries: &[AuditLog]) -> std::path::PathBuf {
+    let path = dir.join("export.ndjson");
+    let text: String = entries
+        .iter()
+        .map(|entry| format!("{}\n", audit_log_to_json(entry)))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_file_verifies_in_order_or_sorted_in_runs_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sequence 3 deleted; its deletion record, last, vouches for it.
+    let entries = chain_with_deletion(None);
+    let expected = verify_entries(entries.clone(), &VerifyOptions::default());
+    assert!(expected.is_intact(), "{expected:?}");
+
+    let ascending = write_ndjson(dir.path(), &entries);
+    let verdict = super::verify_ndjson_file(&ascending, &VerifyOptions::default()).unwrap();
+    assert_eq!(verdict, expected);
+
+    // Newest first, shuffled a little, with a budget of a few lines per run:
+    // many runs merged from temporary files.
+    let mut shuffled: Vec<AuditLog> = entries.iter().rev().cloned().collect();
+    shuffled.swap(0, 3);
+    let path = write_ndjson(dir.path(), &shuffled);
+    for budget in [1, 2_000, usize::MAX] {
+        let verdict =
+            super::ndjson::verify_with_budget(&path, &VerifyOptions::default(), budget).unwrap();
+        assert_eq!(verdict, expected, "budget {budget}");
+    }
+
+    // A line that is not an entry names its number.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n{\"sequence\": \"seven\"}\n");
+    std::fs::write(&path, text).unwrap();
+    let error = super::verify_ndjson_file(&path, &VerifyOptions::default()).unwrap_err();
+    assert!(error.to_string().starts_with("line "), "{error}");
 }

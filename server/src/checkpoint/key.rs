@@ -4,13 +4,17 @@
 //!
 //! A key file holds the 32-byte seed as 64 hex digits or as base64
 //! (standard or URL-safe, padded or not); surrounding whitespace is ignored.
+//!
+//! Key rotation: the signer holds only the current key, but also the public
+//! keys of earlier ones (`--previous-public-keys`), so checkpoints signed
+//! before a rotation still verify and GetPublicKeys still lists their keys.
 
 use crate::auth::secret::{create_private_once, warn_if_readable_by_others};
 use audit_proto::checkpoint::key_id;
 use audit_proto::integrity::to_hex;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +33,17 @@ pub enum SigningKeyError {
     Missing { listen: SocketAddr },
     #[error("signing key {}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
+    #[error("previous public key {given:?}: {reason}")]
+    PreviousKey { given: String, reason: String },
+}
+
+/// A key that verifies checkpoints, as GetPublicKeys lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    pub key_id: String,
+    pub public_key: [u8; 32],
+    /// The key new checkpoints are signed with; the others are previous.
+    pub current: bool,
 }
 
 /// The checkpoint signing key and its id; cheap to clone.
@@ -36,6 +51,8 @@ pub enum SigningKeyError {
 pub struct CheckpointSigner {
     key: Arc<SigningKey>,
     key_id: Arc<str>,
+    /// Public keys of earlier signing keys, still trusted for verifying.
+    previous: Arc<[ListedKey]>,
 }
 
 impl fmt::Debug for CheckpointSigner {
@@ -44,6 +61,7 @@ impl fmt::Debug for CheckpointSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CheckpointSigner")
             .field("key_id", &self.key_id)
+            .field("previous", &self.previous.len())
             .finish_non_exhaustive()
     }
 }
@@ -56,7 +74,47 @@ impl CheckpointSigner {
         Self {
             key: Arc::new(key),
             key_id: key_id.into(),
+            previous: Arc::new([]),
         }
+    }
+
+    /// Also trusts the public keys of earlier signing keys; the current key
+    /// and repeats are left out.
+    pub fn with_previous(mut self, keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        let current = self.public_key();
+        let mut previous: Vec<ListedKey> = Vec::new();
+        for public_key in keys {
+            if public_key == current || previous.iter().any(|key| key.public_key == public_key) {
+                continue;
+            }
+            previous.push(ListedKey {
+                key_id: key_id(&public_key),
+                public_key,
+                current: false,
+            });
+        }
+        self.previous = previous.into();
+        self
+    }
+
+    /// Returns every key that verifies checkpoints: the current one first.
+    pub fn listed_keys(&self) -> Vec<ListedKey> {
+        let current = ListedKey {
+            key_id: self.key_id.to_string(),
+            public_key: self.public_key(),
+            current: true,
+        };
+        std::iter::once(current)
+            .chain(self.previous.iter().cloned())
+            .collect()
+    }
+
+    /// Returns the public key listed under `key_id`, current or previous.
+    pub fn verifying_key(&self, key_id: &str) -> Option<[u8; 32]> {
+        self.listed_keys()
+            .into_iter()
+            .find(|key| key.key_id == key_id)
+            .map(|key| key.public_key)
     }
 
     /// Picks the key: the file given, else on loopback
@@ -116,6 +174,40 @@ impl CheckpointSigner {
     }
 }
 
+/// Reads one `--previous-public-keys` item: an Ed25519 public key as 64 hex
+/// digits, or a file holding them.
+pub fn read_previous_key(given: &str) -> Result<[u8; 32], SigningKeyError> {
+    let error = |reason: String| SigningKeyError::PreviousKey {
+        given: given.to_owned(),
+        reason,
+    };
+    let text = if is_hex_key(given.trim()) {
+        given.trim().to_owned()
+    } else {
+        std::fs::read_to_string(given)
+            .map_err(|io| error(format!("neither 64 hex digits nor a readable file: {io}")))?
+            .trim()
+            .to_owned()
+    };
+    if !is_hex_key(&text) {
+        return Err(error(
+            "must be an Ed25519 public key as 64 hex digits".into(),
+        ));
+    }
+    let mut key = [0u8; 32];
+    for (index, pair) in text.as_bytes().chunks(2).enumerate() {
+        let pair = std::str::from_utf8(pair).map_err(|_| error("not hex".into()))?;
+        key[index] = u8::from_str_radix(pair, 16).map_err(|_| error("not hex".into()))?;
+    }
+    VerifyingKey::from_bytes(&key)
+        .map_err(|_| error("is not a valid Ed25519 public key".into()))?;
+    Ok(key)
+}
+
+fn is_hex_key(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
 fn file_error(path: &Path, reason: String) -> SigningKeyError {
     SigningKeyError::File {
         path: path.to_owned(),
@@ -167,6 +259,36 @@ mod tests {
         let refused = CheckpointSigner::resolve(None, other.path(), addr("0.0.0.0:1"));
         assert!(matches!(refused, Err(SigningKeyError::Missing { .. })));
         assert!(!other.path().join(DEV_SIGNING_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn previous_keys_are_listed_after_the_current_one() {
+        let old = CheckpointSigner::from_seed([1; 32]);
+        let older = CheckpointSigner::from_seed([2; 32]);
+        let signer = CheckpointSigner::from_seed([3; 32]).with_previous([
+            old.public_key(),
+            older.public_key(),
+            old.public_key(),
+            CheckpointSigner::from_seed([3; 32]).public_key(),
+        ]);
+        let listed = signer.listed_keys();
+        assert_eq!(listed.len(), 3);
+        assert!(listed[0].current && !listed[1].current && !listed[2].current);
+        assert_eq!(signer.verifying_key(old.key_id()), Some(old.public_key()));
+        assert_eq!(signer.verifying_key("0000000000000000"), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.pub");
+        std::fs::write(&path, format!("{}\n", to_hex(&old.public_key()))).unwrap();
+        assert_eq!(
+            read_previous_key(path.to_str().unwrap()).unwrap(),
+            old.public_key()
+        );
+        assert_eq!(
+            read_previous_key(&to_hex(&older.public_key())).unwrap(),
+            older.public_key()
+        );
+        assert!(read_previous_key("nope").is_err());
     }
 
     #[test]

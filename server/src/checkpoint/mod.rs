@@ -32,6 +32,11 @@ impl Checkpointer {
         Self { store, signer, dir }
     }
 
+    /// Returns the store checkpoints are kept in.
+    pub fn store(&self) -> &AuditStore {
+        &self.store
+    }
+
     /// Returns the key checkpoints are signed with.
     pub fn signer(&self) -> &CheckpointSigner {
         &self.signer

@@ -28,13 +28,17 @@ pub async fn get_public_keys(
     request: Request<pb::GetPublicKeysRequest>,
 ) -> Result<pb::PublicKeys, AuditError> {
     caller(&request)?.require(Scope::Read)?;
-    let signer = rpc.checkpoints.signer();
+    let keys = rpc.checkpoints.signer().listed_keys();
     Ok(pb::PublicKeys {
-        keys: vec![pb::PublicKey {
-            key_id: signer.key_id().to_owned(),
-            algorithm: ED25519.to_owned(),
-            public_key: signer.public_key().to_vec(),
-        }],
+        keys: keys
+            .into_iter()
+            .map(|key| pb::PublicKey {
+                key_id: key.key_id,
+                algorithm: ED25519.to_owned(),
+                public_key: key.public_key.to_vec(),
+                current: key.current,
+            })
+            .collect(),
     })
 }
 
@@ -57,8 +61,8 @@ pub struct TrustedCheckpoint {
     pub head_hash: [u8; 32],
 }
 
-/// Checks a client's checkpoint of `tenant_id`'s chain with the server's
-/// key. A checkpoint that does not verify is INVALID_ARGUMENT, not a broken
+/// Checks a client's checkpoint of `tenant_id`'s chain with the listed key
+/// it names (current or previous). A checkpoint that does not verify is INVALID_ARGUMENT, not a broken
 /// chain: it says nothing about the chain, only about the checkpoint.
 pub fn trust_checkpoint(
     checkpoint: &pb::Checkpoint,
@@ -80,7 +84,18 @@ pub fn trust_checkpoint(
             format!("must be 0 or positive, got {}", checkpoint.sequence),
         ));
     }
-    verify_checkpoint(checkpoint, &signer.public_key()).map_err(|error| {
+    // Any listed key: a checkpoint signed before a key rotation still
+    // verifies with the previous key it names.
+    let Some(public_key) = signer.verifying_key(&checkpoint.key_id) else {
+        return Err(AuditError::invalid(
+            "checkpoint.key_id",
+            format!(
+                "{:?} names no key this server lists (GetPublicKeys)",
+                checkpoint.key_id
+            ),
+        ));
+    };
+    verify_checkpoint(checkpoint, &public_key).map_err(|error| {
         let field = match error {
             CheckpointError::HeadHashLength(_) => "checkpoint.head_hash",
             CheckpointError::Time => "checkpoint.time",

@@ -20,6 +20,7 @@ mod api_keys;
 mod append;
 mod cancel;
 mod chain;
+mod checkpoint_history;
 mod checkpoints;
 mod conditions;
 mod connect;
@@ -45,6 +46,9 @@ pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use legal_hold::LegalHoldRecord;
+/// The migrations, public so tests can build a database as an older
+/// release left it (`Migrator::down`/`up` with a step count).
+pub use migration::Migrator;
 pub use notifier::{CHAIN_CHANNEL, ChainNotifier};
 pub use pool::PoolUsage;
 pub use verify::{ChainVerification, VerificationStep};

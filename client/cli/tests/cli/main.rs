@@ -4,6 +4,7 @@
 //! one binary so they share one throwaway Postgres.
 
 mod append_import;
+mod checkpoint;
 mod exit_codes;
 mod export;
 mod follow;
