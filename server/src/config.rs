@@ -3,6 +3,7 @@
 
 use crate::auth::{AuthError, JwtSecret};
 use crate::checkpoint::CheckpointSigner;
+use crate::retention::{MAX_RETENTION_DAYS, RetentionSettings};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +118,16 @@ pub struct ServerArgs {
     /// `<tenant>/<sequence>.json`, outside the database.
     #[arg(long, env = "AUDIT_CHECKPOINT_DIR", global = true)]
     pub checkpoint_dir: Option<PathBuf>,
+    /// The fewest days any tenant's retention policy may keep entries.
+    #[arg(long, env = "AUDIT_RETENTION_MINIMUM_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i32).range(1..=i64::from(MAX_RETENTION_DAYS)), global = true)]
+    pub retention_minimum_days: i32,
+    /// How often the purge job removes expired entries, e.g. 1h; 0 turns
+    /// it off.
+    #[arg(long, env = "AUDIT_RETENTION_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub retention_purge_interval: Duration,
+    /// Most entries the purge removes per transaction.
+    #[arg(long, env = "AUDIT_RETENTION_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000), global = true)]
+    pub retention_batch_size: u32,
 }
 
 /// Limits on what one client may ask of the server.
@@ -152,6 +163,8 @@ pub struct Settings {
     pub checkpoint_interval: Duration,
     /// Where checkpoints are also written as JSON files.
     pub checkpoint_dir: Option<PathBuf>,
+    /// The retention minimum and the purge job's pace.
+    pub retention: RetentionSettings,
 }
 
 impl ServerArgs {
@@ -184,6 +197,11 @@ impl ServerArgs {
             signing_key,
             checkpoint_interval: self.checkpoint_interval,
             checkpoint_dir: self.checkpoint_dir.clone(),
+            retention: RetentionSettings {
+                minimum_days: self.retention_minimum_days,
+                purge_interval: self.retention_purge_interval,
+                batch_size: self.retention_batch_size,
+            },
         })
     }
 }

@@ -11,6 +11,7 @@ use audit_server::app::{Application, StartupError};
 use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, revoke_api_key};
 use audit_server::checkpoint::CheckpointSigner;
 use audit_server::config::{Limits, Settings};
+use audit_server::retention::RetentionSettings;
 use audit_server::store::AuditStore;
 use futures_util::TryStreamExt;
 use std::net::SocketAddr;
@@ -69,6 +70,11 @@ impl TestApp {
             signing_key: CheckpointSigner::from_seed(TEST_SIGNING_SEED),
             checkpoint_interval: Duration::ZERO,
             checkpoint_dir: None,
+            // Tests run purges themselves, at a `now` of their choosing.
+            retention: RetentionSettings {
+                purge_interval: Duration::ZERO,
+                ..RetentionSettings::default()
+            },
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())

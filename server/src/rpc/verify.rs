@@ -4,11 +4,13 @@
 
 use super::AuditRpc;
 use super::checkpoint::{TrustedCheckpoint, trust_checkpoint};
+use super::retention::pruned_checkpoint_message;
 use crate::auth::{Caller, Scope, caller};
 use crate::domain::{BreakKind, ChainProgress, ChainStatus, ChainVerdict};
 use crate::error::AuditError;
-use crate::store::{AuditStore, ChainVerification, StoreError, VerificationStep};
+use crate::store::{AuditStore, ChainVerification, PrunedPoint, StoreError, VerificationStep};
 use audit_proto as pb;
+use audit_proto::checkpoint::verify_pruned_checkpoint;
 use audit_proto::verify_audit_chain_response::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -52,9 +54,22 @@ pub async fn verify(
         None => None,
     };
 
+    // A pruned point is only as good as its signature: a database
+    // administrator could otherwise move it to hide a removed range.
+    let signer = rpc.checkpoints.signer().clone();
+    let pruned_tenant = tenant_id.clone();
+    let trust_pruned = move |point: &PrunedPoint| {
+        let checkpoint = pruned_checkpoint_message(&pruned_tenant, point);
+        verify_pruned_checkpoint(&checkpoint, &signer.public_key()).is_ok()
+    };
     let (verification, verdict) = rpc
         .store
-        .begin_verification(&tenant_id, body.from_sequence, body.to_sequence)
+        .begin_verification(
+            &tenant_id,
+            body.from_sequence,
+            body.to_sequence,
+            &trust_pruned,
+        )
         .await?;
     let (sender, receiver) = mpsc::channel(2);
     let producer = run(

@@ -5,7 +5,8 @@
 //! - [`AuditStore`]: the handle, connect/migrate/ping (this file), with one
 //!   file per operation: `append`, `list` (pages and counts), `get`,
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
-//!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold).
+//!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold),
+//!   `retention` (a tenant's policy and the purge of its expired prefix).
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
@@ -27,6 +28,7 @@ mod get;
 mod legal_hold;
 mod list;
 mod migration;
+mod retention;
 mod rows;
 mod stats;
 mod verify;
@@ -38,6 +40,9 @@ pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
 pub use legal_hold::LegalHoldRecord;
+pub use retention::{
+    Pruned, PrunedPoint, PrunedSeal, PurgeBatch, RetentionRecord, SealPruned, expiry_cutoff,
+};
 pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{
