@@ -23,6 +23,7 @@ mod list_paging;
 mod message_size;
 mod query_plans;
 mod recorder;
+mod retention;
 mod shutdown;
 mod stats;
 mod validation;
