@@ -6,9 +6,9 @@
 use audit_client::integrity::{VerifyOptions, verify_entries};
 use audit_proto::checkpoint::{verify_checkpoint, verify_pruned_checkpoint};
 use audit_proto::{
-    AuditLog, BreakKind, ChainStatus, Checkpoint, ClearLegalHoldRequest, GetPublicKeysRequest,
-    GetRetentionPolicyRequest, ListAuditLogsRequest, RetentionPolicy, SetLegalHoldRequest,
-    SetRetentionPolicyRequest, SortOrder, VerifyAuditChainRequest,
+    AuditLog, BreakKind, ChainStatus, Checkpoint, ClearLegalHoldRequest, GetCheckpointRequest,
+    GetPublicKeysRequest, GetRetentionPolicyRequest, ListAuditLogsRequest, RetentionPolicy,
+    SetLegalHoldRequest, SetRetentionPolicyRequest, SortOrder, VerifyAuditChainRequest,
 };
 use audit_server::checkpoint::CheckpointSigner;
 use audit_server::domain::now_micros;
@@ -528,4 +528,42 @@ async fn delete_then_purge_leaves_an_intact_chain(backend: Backend) {
     // 8..13: two recent rows, a tombstone, two deletion records, the purge
     // record.
     assert_eq!((verdict.entries_checked, verdict.tombstones), (6, 1));
+}
+
+on_both_backends!(checkpoints_taken_before_a_purge_still_verify_or_say_they_were_purged);
+async fn checkpoints_taken_before_a_purge_still_verify_or_say_they_were_purged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    set_policy(&app, ACME, MINIMUM_DAYS).await.expect("set");
+    let user = app.client_for(ACME, ALL_SCOPES).stub();
+    app.seed(ACME, vec![input("user.login")]).await;
+    let early = user
+        .clone()
+        .get_checkpoint(GetCheckpointRequest::default())
+        .await
+        .expect("checkpoint")
+        .into_inner();
+    app.seed(ACME, vec![input("user.login")]).await;
+    let at_pruned_point = user
+        .clone()
+        .get_checkpoint(GetCheckpointRequest::default())
+        .await
+        .expect("checkpoint")
+        .into_inner();
+    let (_, now) = boundary().await;
+    app.seed(ACME, vec![input("user.logout")]).await;
+    purge_at(&app, now, 100).await;
+    assert_eq!(get_policy(&app, ACME).await.pruned_through_sequence, 3);
+
+    let with = |checkpoint: Checkpoint| VerifyAuditChainRequest {
+        checkpoint: Some(checkpoint),
+        ..Default::default()
+    };
+    let verdict = verify_chain(&app, ACME, with(at_pruned_point))
+        .await
+        .expect("verify");
+    assert_eq!(verdict.status(), ChainStatus::Intact, "{verdict:?}");
+    assert_invalid_field(
+        verify_chain(&app, ACME, with(early)).await,
+        "checkpoint.sequence",
+    );
 }

@@ -31,7 +31,7 @@ pub async fn set_retention_policy(
     let mut violations = Violations::default();
     check_tenant(&mut violations, &body.tenant_id);
     let days = body.retention_days;
-    if days < 0 || days > MAX_RETENTION_DAYS {
+    if !(0..=MAX_RETENTION_DAYS).contains(&days) {
         violations.add(
             "retention_days",
             format!("must be 0 (no policy) or {minimum_days}..{MAX_RETENTION_DAYS}, got {days}"),
