@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::store::{AuditStore, PrunedSeal, PurgeBatch, StoreError, expiry_cutoff};
 use audit_proto::checkpoint::canonical_pruned_checkpoint_bytes;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// The action of the entry a purge records in the purged tenant's chain.
@@ -28,6 +28,9 @@ pub const PURGE_ACTOR_ID: &str = "retention-purge";
 /// The longest policy: a hundred years, far beyond any regulation, and
 /// small enough that days in microseconds never overflow.
 pub const MAX_RETENTION_DAYS: i32 = 36_500;
+
+/// The longest pause between two purge batches.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// How retention is enforced on this server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +126,7 @@ async fn purge_tenant(
     let mut purged: Option<(i64, i64)> = None;
     let mut batches = 0;
     let stopped = loop {
+        let started = Instant::now();
         let batch = store
             .purge_batch(
                 tenant_id,
@@ -145,8 +149,13 @@ async fn purge_tenant(
         if !more {
             break PurgeBatch::NothingExpired;
         }
-        // Between batches no lock is held: let appends and calls in.
-        tokio::task::yield_now().await;
+        // Between batches no lock is held, and the purge pauses as long as
+        // the batch took: SQLite's busy handler retries a waiting append
+        // after sleeps of up to 100 ms, so a purge that began its next
+        // batch at once would take the write lock again and again before
+        // the append got it (measured: appends waiting 4.7 s). At most half
+        // the write time goes to purging.
+        tokio::time::sleep(started.elapsed().min(MAX_PAUSE)).await;
     };
     let minimum_days = settings.minimum_days;
     let record = store
