@@ -567,3 +567,32 @@ async fn checkpoints_taken_before_a_purge_still_verify_or_say_they_were_purged(b
         "checkpoint.sequence",
     );
 }
+
+on_both_backends!(a_minimum_raised_after_the_policy_still_protects_entries);
+async fn a_minimum_raised_after_the_policy_still_protects_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    set_policy(&app, ACME, MINIMUM_DAYS).await.expect("set");
+    app.seed(ACME, vec![input("user.login")]).await;
+    let (_, now) = boundary().await;
+    let stricter = RetentionSettings {
+        minimum_days: MINIMUM_DAYS + 30,
+        ..RetentionSettings::default()
+    };
+    let signer = CheckpointSigner::from_seed(TEST_SIGNING_SEED);
+    let report = purge_expired(app.store(), &signer, &stricter, now)
+        .await
+        .expect("purge round");
+    assert_eq!(outcome_of(&report, ACME), PurgeOutcome::NothingExpired);
+    assert_eq!(oldest_first(&app, ACME).await.len(), 2);
+
+    let report = purge_expired(app.store(), &signer, &stricter, now + 30 * DAY_MICROS)
+        .await
+        .expect("purge round");
+    assert!(
+        matches!(
+            outcome_of(&report, ACME),
+            PurgeOutcome::Purged { through: 2, .. }
+        ),
+        "{report:?}"
+    );
+}
