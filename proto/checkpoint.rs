@@ -5,13 +5,18 @@
 //!
 //! Like the entry bytes, the format is frozen; a change needs a new tag.
 
-use crate::Checkpoint;
+use crate::{Checkpoint, PrunedCheckpoint};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// Prefixes every checkpoint's canonical bytes, so a signature over them can
 /// never be replayed as a signature over anything else.
 pub const CHECKPOINT_DOMAIN_TAG: &[u8] = b"audit.v1.checkpoint\n";
+
+/// Prefixes a pruned checkpoint's canonical bytes ("purged through this
+/// sequence, whose link had this hash"): another tag than
+/// [`CHECKPOINT_DOMAIN_TAG`], so neither signature passes for the other.
+pub const PRUNED_CHECKPOINT_DOMAIN_TAG: &[u8] = b"audit.v1.pruned-checkpoint\n";
 
 /// The only algorithm checkpoints are signed with today.
 pub const ED25519: &str = "ed25519";
@@ -60,10 +65,48 @@ pub fn canonical_checkpoint_bytes(
     time_micros: i64,
     key_id: &str,
 ) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(
-        CHECKPOINT_DOMAIN_TAG.len() + 4 + tenant_id.len() + 8 + 32 + 8 + 4 + key_id.len(),
-    );
-    bytes.extend_from_slice(CHECKPOINT_DOMAIN_TAG);
+    tagged_bytes(
+        CHECKPOINT_DOMAIN_TAG,
+        tenant_id,
+        sequence,
+        head_hash,
+        time_micros,
+        key_id,
+    )
+}
+
+/// Returns the canonical bytes a pruned checkpoint's signature covers: the
+/// layout of [`canonical_checkpoint_bytes`] behind
+/// [`PRUNED_CHECKPOINT_DOMAIN_TAG`], where `sequence` is the last purged
+/// one and `head_hash` its link's hash.
+pub fn canonical_pruned_checkpoint_bytes(
+    tenant_id: &str,
+    sequence: i64,
+    head_hash: &[u8; 32],
+    time_micros: i64,
+    key_id: &str,
+) -> Vec<u8> {
+    tagged_bytes(
+        PRUNED_CHECKPOINT_DOMAIN_TAG,
+        tenant_id,
+        sequence,
+        head_hash,
+        time_micros,
+        key_id,
+    )
+}
+
+fn tagged_bytes(
+    tag: &[u8],
+    tenant_id: &str,
+    sequence: i64,
+    head_hash: &[u8; 32],
+    time_micros: i64,
+    key_id: &str,
+) -> Vec<u8> {
+    let mut bytes =
+        Vec::with_capacity(tag.len() + 4 + tenant_id.len() + 8 + 32 + 8 + 4 + key_id.len());
+    bytes.extend_from_slice(tag);
     push_text(&mut bytes, tenant_id);
     bytes.extend_from_slice(&sequence.to_be_bytes());
     bytes.extend_from_slice(head_hash);
@@ -82,17 +125,7 @@ fn push_text(bytes: &mut Vec<u8>, text: &str) {
 
 /// Returns the canonical bytes of a checkpoint message.
 pub fn checkpoint_bytes(checkpoint: &Checkpoint) -> Result<Vec<u8>, CheckpointError> {
-    let head_hash: [u8; 32] = checkpoint
-        .head_hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| CheckpointError::HeadHashLength(checkpoint.head_hash.len()))?;
-    let time = checkpoint.time.as_ref().ok_or(CheckpointError::Time)?;
-    let time_micros = time
-        .seconds
-        .checked_mul(1_000_000)
-        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
-        .ok_or(CheckpointError::Time)?;
+    let (head_hash, time_micros) = hash_and_time(&checkpoint.head_hash, checkpoint.time.as_ref())?;
     Ok(canonical_checkpoint_bytes(
         &checkpoint.tenant_id,
         checkpoint.sequence,
@@ -100,6 +133,34 @@ pub fn checkpoint_bytes(checkpoint: &Checkpoint) -> Result<Vec<u8>, CheckpointEr
         time_micros,
         &checkpoint.key_id,
     ))
+}
+
+/// Returns the canonical bytes of a pruned checkpoint message.
+pub fn pruned_checkpoint_bytes(checkpoint: &PrunedCheckpoint) -> Result<Vec<u8>, CheckpointError> {
+    let (head_hash, time_micros) = hash_and_time(&checkpoint.head_hash, checkpoint.time.as_ref())?;
+    Ok(canonical_pruned_checkpoint_bytes(
+        &checkpoint.tenant_id,
+        checkpoint.sequence,
+        &head_hash,
+        time_micros,
+        &checkpoint.key_id,
+    ))
+}
+
+fn hash_and_time(
+    head_hash: &[u8],
+    time: Option<&prost_types::Timestamp>,
+) -> Result<([u8; 32], i64), CheckpointError> {
+    let head_hash: [u8; 32] = head_hash
+        .try_into()
+        .map_err(|_| CheckpointError::HeadHashLength(head_hash.len()))?;
+    let time = time.ok_or(CheckpointError::Time)?;
+    let time_micros = time
+        .seconds
+        .checked_mul(1_000_000)
+        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
+        .ok_or(CheckpointError::Time)?;
+    Ok((head_hash, time_micros))
 }
 
 /// Returns the key id of an Ed25519 public key: lowercase hex of the first
@@ -118,18 +179,45 @@ pub fn verify_checkpoint(
     if checkpoint.key_id != key_id(public_key) {
         return Err(CheckpointError::UnknownKey(checkpoint.key_id.clone()));
     }
-    let bytes = checkpoint_bytes(checkpoint)?;
+    verify_signature(
+        &checkpoint_bytes(checkpoint)?,
+        &checkpoint.signature,
+        public_key,
+    )
+}
+
+/// Checks a pruned checkpoint's signature with `public_key` (32 raw
+/// bytes); its `key_id` must be that key's.
+pub fn verify_pruned_checkpoint(
+    checkpoint: &PrunedCheckpoint,
+    public_key: &[u8; 32],
+) -> Result<(), CheckpointError> {
+    if checkpoint.key_id != key_id(public_key) {
+        return Err(CheckpointError::UnknownKey(checkpoint.key_id.clone()));
+    }
+    verify_signature(
+        &pruned_checkpoint_bytes(checkpoint)?,
+        &checkpoint.signature,
+        public_key,
+    )
+}
+
+fn verify_signature(
+    bytes: &[u8],
+    signature: &[u8],
+    public_key: &[u8; 32],
+) -> Result<(), CheckpointError> {
     let key = VerifyingKey::from_bytes(public_key)
         .map_err(|_| CheckpointError::Malformed("public key is not an Ed25519 key".into()))?;
-    let signature = Signature::from_slice(&checkpoint.signature).map_err(|_| {
+    let signature = Signature::from_slice(signature).map_err(|_| {
         CheckpointError::Malformed(format!(
             "signature must be 64 bytes, got {}",
-            checkpoint.signature.len()
+            signature.len()
         ))
     })?;
     // Strict: rejects the malleable and small-order forms plain `verify`
     // lets through, so one checkpoint has one valid signature.
-    key.verify_strict(&bytes, &signature)
+    key.verify_strict(bytes, &signature)
         .map_err(|_| CheckpointError::BadSignature)
 }
 
@@ -149,6 +237,15 @@ mod tests {
         expected.extend_from_slice(&[0, 0, 0, 2]);
         expected.extend_from_slice(b"k1");
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn pruned_bytes_differ_from_ordinary_ones_only_in_the_tag() {
+        let ordinary = canonical_checkpoint_bytes("acme", 3, &[0xab; 32], -1, "k1");
+        let pruned = canonical_pruned_checkpoint_bytes("acme", 3, &[0xab; 32], -1, "k1");
+        let mut expected = b"audit.v1.pruned-checkpoint\n".to_vec();
+        expected.extend_from_slice(&ordinary[CHECKPOINT_DOMAIN_TAG.len()..]);
+        assert_eq!(pruned, expected);
     }
 
     #[test]

@@ -130,12 +130,21 @@ impl Application {
             store.clone(),
             PageTokenKey::derive(settings.jwt_secret.bytes()),
             checkpointer.clone(),
+            settings.retention,
         )
         .with_follow(follow_hub.clone());
         let chain_relay = store.start_chain_relay();
         let audit_service = AuditServiceServer::new(rpc)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
+
+        let purge_task = (!settings.retention.purge_interval.is_zero()).then(|| {
+            tokio::spawn(crate::retention::task::run_periodic(
+                store.clone(),
+                settings.signing_key.clone(),
+                settings.retention,
+            ))
+        });
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let health_task = tokio::spawn(watch_database(
@@ -212,6 +221,9 @@ impl Application {
         }
         if let Some(checkpoint_task) = checkpoint_task {
             checkpoint_task.abort();
+        }
+        if let Some(purge_task) = purge_task {
+            purge_task.abort();
         }
         outcome
     }

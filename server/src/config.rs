@@ -5,6 +5,7 @@ use crate::auth::{AuthError, JwtSecret};
 use crate::checkpoint::CheckpointSigner;
 use crate::checkpoint::key::read_previous_key;
 use crate::follow::FollowSettings;
+use crate::retention::{MAX_RETENTION_DAYS, RetentionSettings};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -169,6 +170,16 @@ pub struct ServerArgs {
     /// the bound on delay when a notification is lost.
     #[arg(long, env = "AUDIT_FOLLOW_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
     pub follow_poll_interval: Duration,
+    /// The fewest days any tenant's retention policy may keep entries.
+    #[arg(long, env = "AUDIT_RETENTION_MINIMUM_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i32).range(1..=i64::from(MAX_RETENTION_DAYS)), global = true)]
+    pub retention_minimum_days: i32,
+    /// How often the purge job removes expired entries, e.g. 1h; 0 turns
+    /// it off.
+    #[arg(long, env = "AUDIT_RETENTION_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub retention_purge_interval: Duration,
+    /// Most entries the purge removes per transaction.
+    #[arg(long, env = "AUDIT_RETENTION_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000), global = true)]
+    pub retention_batch_size: u32,
 }
 
 /// Limits on what one client may ask of the server.
@@ -212,6 +223,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Caps, lag bound and poll interval of follow streams.
     pub follow: FollowSettings,
+    /// The retention minimum and the purge job's pace.
+    pub retention: RetentionSettings,
 }
 
 impl ServerArgs {
@@ -259,6 +272,11 @@ impl ServerArgs {
                 max_lag: self.follow_max_lag,
                 lag_timeout: self.follow_lag_timeout,
                 poll_interval: self.follow_poll_interval,
+            },
+            retention: RetentionSettings {
+                minimum_days: self.retention_minimum_days,
+                purge_interval: self.retention_purge_interval,
+                batch_size: self.retention_batch_size,
             },
         })
     }

@@ -7,6 +7,7 @@
 //! - [`app`]: [`app::Application`] binds, serves and shuts down.
 //! - [`auth`]: bearer tokens (JWT or API key) become a [`auth::Caller`].
 //! - [`checkpoint`]: the signing key and signed checkpoints of chain heads.
+//! - [`retention`]: retention policies and the purge of expired entries.
 //! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
 //! - [`domain`]: validated entries, filters, cursors and stats.
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
@@ -24,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod follow;
 pub mod metrics;
+pub mod retention;
 pub mod rpc;
 mod rpc_trace;
 pub mod store;

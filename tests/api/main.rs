@@ -31,6 +31,7 @@ mod message_size;
 mod metrics;
 mod query_plans;
 mod recorder;
+mod retention;
 mod shutdown;
 mod stats;
 mod validation;

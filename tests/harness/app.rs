@@ -12,6 +12,7 @@ use audit_server::auth::{CreatedApiKey, JwtSecret, create_api_key, issue_token, 
 use audit_server::checkpoint::CheckpointSigner;
 use audit_server::config::{Limits, Settings};
 use audit_server::follow::FollowSettings;
+use audit_server::retention::RetentionSettings;
 use audit_server::store::AuditStore;
 use futures_util::TryStreamExt;
 use std::net::SocketAddr;
@@ -74,6 +75,11 @@ impl TestApp {
             checkpoint_dir: None,
             metrics_listen: None,
             follow: FollowSettings::default(),
+            // Tests run purges themselves, at a `now` of their choosing.
+            retention: RetentionSettings {
+                purge_interval: Duration::ZERO,
+                ..RetentionSettings::default()
+            },
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())

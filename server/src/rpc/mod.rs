@@ -13,6 +13,7 @@ mod json;
 mod legal_hold;
 mod list;
 mod page_token;
+mod retention;
 mod stats;
 mod timestamp;
 mod verify;
@@ -24,6 +25,7 @@ use crate::checkpoint::Checkpointer;
 use crate::error::AuditError;
 use crate::follow::{FollowHub, FollowSettings};
 use crate::metrics::Metrics;
+use crate::retention::RetentionSettings;
 use crate::store::AuditStore;
 use audit_proto as pb;
 use audit_proto::audit_service_server::AuditService;
@@ -36,15 +38,22 @@ pub struct AuditRpc {
     page_tokens: PageTokenKey,
     checkpoints: Checkpointer,
     follow: FollowHub,
+    retention: RetentionSettings,
 }
 
 impl AuditRpc {
-    pub fn new(store: AuditStore, page_tokens: PageTokenKey, checkpoints: Checkpointer) -> Self {
+    pub fn new(
+        store: AuditStore,
+        page_tokens: PageTokenKey,
+        checkpoints: Checkpointer,
+        retention: RetentionSettings,
+    ) -> Self {
         Self {
             store,
             page_tokens,
             checkpoints,
             follow: FollowHub::new(FollowSettings::default()),
+            retention,
         }
     }
 
@@ -160,5 +169,19 @@ impl AuditService for AuditRpc {
         request: Request<pb::GetLegalHoldRequest>,
     ) -> Result<Response<pb::LegalHold>, Status> {
         respond(legal_hold::get_legal_hold(self, request).await)
+    }
+
+    async fn set_retention_policy(
+        &self,
+        request: Request<pb::SetRetentionPolicyRequest>,
+    ) -> Result<Response<pb::RetentionPolicy>, Status> {
+        respond(retention::set_retention_policy(self, request).await)
+    }
+
+    async fn get_retention_policy(
+        &self,
+        request: Request<pb::GetRetentionPolicyRequest>,
+    ) -> Result<Response<pb::RetentionPolicy>, Status> {
+        respond(retention::get_retention_policy(self, request).await)
     }
 }

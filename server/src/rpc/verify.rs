@@ -4,11 +4,15 @@
 
 use super::AuditRpc;
 use super::checkpoint::{TrustedCheckpoint, trust_checkpoint};
+use super::retention::pruned_checkpoint_message;
 use crate::auth::{Caller, Scope, caller};
 use crate::domain::{BreakKind, ChainProgress, ChainStatus, ChainVerdict};
 use crate::error::AuditError;
-use crate::store::{AuditStore, ChainVerification, StoreError, VerificationStep};
+use crate::store::{
+    AuditStore, ChainVerification, Pruned, PrunedPoint, StoreError, VerificationStep,
+};
 use audit_proto as pb;
+use audit_proto::checkpoint::verify_pruned_checkpoint;
 use audit_proto::verify_audit_chain_response::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -48,13 +52,33 @@ pub async fn verify(
     }
     violations.into_result(())?;
     let checkpoint = match &body.checkpoint {
-        Some(given) => Some(checked_checkpoint(rpc, given, &tenant_id, body)?),
+        Some(given) => {
+            let checkpoint = checked_checkpoint(rpc, given, &tenant_id, body)?;
+            not_purged(&rpc.store, &tenant_id, &checkpoint).await?;
+            Some(checkpoint)
+        }
         None => None,
     };
 
+    // A pruned point is only as good as its signature: a database
+    // administrator could otherwise move it to hide a removed range.
+    let signer = rpc.checkpoints.signer().clone();
+    let pruned_tenant = tenant_id.clone();
+    let trust_pruned = move |point: &PrunedPoint| {
+        let checkpoint = pruned_checkpoint_message(&pruned_tenant, point);
+        // Any published key: a purge before a key rotation stays trusted.
+        signer
+            .verifying_key(&checkpoint.key_id)
+            .is_some_and(|key| verify_pruned_checkpoint(&checkpoint, &key).is_ok())
+    };
     let (verification, verdict) = rpc
         .store
-        .begin_verification(&tenant_id, body.from_sequence, body.to_sequence)
+        .begin_verification(
+            &tenant_id,
+            body.from_sequence,
+            body.to_sequence,
+            &trust_pruned,
+        )
         .await?;
     let (sender, receiver) = mpsc::channel(2);
     let producer = run(
@@ -91,6 +115,43 @@ fn checked_checkpoint(
     Ok(checkpoint)
 }
 
+/// Refuses a checkpoint of a link the purge removed: nothing is left to
+/// compare it with, which says nothing about the chain. A checkpoint of the
+/// last purged link itself is compared with the pruned point.
+async fn not_purged(
+    store: &AuditStore,
+    tenant_id: &str,
+    checkpoint: &TrustedCheckpoint,
+) -> Result<(), AuditError> {
+    let floor = store.retention(tenant_id).await?.pruned.sequence();
+    if checkpoint.sequence < floor {
+        return Err(AuditError::invalid(
+            "checkpoint.sequence",
+            format!(
+                "{} was purged: the chain holds sequences after {floor} only",
+                checkpoint.sequence
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Returns the hash of the link at `sequence`: stored, or, for the last
+/// purged link, the pruned point's.
+async fn link_or_pruned_hash(
+    store: &AuditStore,
+    tenant_id: &str,
+    sequence: i64,
+) -> Result<Option<[u8; 32]>, StoreError> {
+    if let Some(hash) = store.link_hash(tenant_id, sequence).await? {
+        return Ok(Some(hash));
+    }
+    Ok(match store.retention(tenant_id).await?.pruned {
+        Pruned::Through(point) if point.sequence == sequence => Some(point.hash),
+        _ => None,
+    })
+}
+
 /// Turns an intact verdict into BROKEN when the chain does not pass through
 /// the checkpoint: its head is before it (a truncated tail), or the link at
 /// its sequence has another hash (a rewritten chain). The range was just
@@ -113,7 +174,7 @@ async fn against_checkpoint(
     if checkpoint.sequence > verdict.head_sequence {
         return Ok(broken_at(verdict.head_sequence + 1));
     }
-    match store.link_hash(tenant_id, checkpoint.sequence).await? {
+    match link_or_pruned_hash(store, tenant_id, checkpoint.sequence).await? {
         Some(hash) if hash == checkpoint.head_hash => Ok(verdict),
         _ => Ok(broken_at(checkpoint.sequence)),
     }

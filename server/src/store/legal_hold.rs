@@ -121,7 +121,7 @@ pub(crate) async fn find_hold<C: ConnectionTrait>(
 }
 
 /// Stores `record` as the next link of the locked `tenant`'s chain.
-async fn insert_chained(
+pub(super) async fn insert_chained(
     txn: &DatabaseTransaction,
     tenant: audit_tenant::Model,
     record: &AuditLogEntry,

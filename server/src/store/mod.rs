@@ -6,7 +6,8 @@
 //!   file per operation: `append`, `list` (pages and counts), `get`,
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
 //!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold),
-//!   `follow` (chain heads and sequence-ordered reads for follow mode).
+//!   `follow` (chain heads and sequence-ordered reads for follow mode),
+//!   `retention` (a tenant's policy and the purge of its expired prefix).
 //! - `notifier`: wakes followers after each committed chained write.
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `connect`: pool and SQLite options; `pool`: its usage.
@@ -35,6 +36,7 @@ mod list;
 mod migration;
 mod notifier;
 mod pool;
+mod retention;
 mod rows;
 mod stats;
 mod verify;
@@ -51,6 +53,9 @@ pub use legal_hold::LegalHoldRecord;
 pub use migration::Migrator;
 pub use notifier::{CHAIN_CHANNEL, ChainNotifier};
 pub use pool::PoolUsage;
+pub use retention::{
+    Pruned, PrunedPoint, PrunedSeal, PurgeBatch, RetentionRecord, SealPruned, expiry_cutoff,
+};
 pub use verify::{ChainVerification, VerificationStep};
 
 use sea_orm::{

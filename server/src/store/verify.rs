@@ -6,6 +6,7 @@
 
 use super::chain::{ChainHead, digest_at, head_of, to_hash};
 use super::entity::{audit_log, audit_tenant, audit_tombstone};
+use super::retention::{Pruned, PrunedPoint, find_retention, pruned_of};
 use super::rows::model_to_entry;
 use super::{AuditStore, StoreError};
 use crate::domain::{
@@ -63,13 +64,16 @@ impl StoredLink {
 
 impl AuditStore {
     /// Starts verifying `tenant_id`'s chain from `from` (0 = 1) through `to`
-    /// (0 or beyond the head = the head). `InvalidRange` when `from` is past
-    /// the head.
+    /// (0 or beyond the head = the head). On a purged chain, 0 and 1 mean
+    /// the first sequence after the pruned point, whose signed hash is the
+    /// anchor once `trust_pruned` accepts its signature. `InvalidRange` when
+    /// `from` is past the head, or `from` or `to` were purged.
     pub async fn begin_verification(
         &self,
         tenant_id: &str,
         from: i64,
         to: i64,
+        trust_pruned: &(dyn Fn(&PrunedPoint) -> bool + Send + Sync),
     ) -> Result<(ChainVerification, Option<ChainVerdict>), StoreError> {
         let txn = self.begin_snapshot().await?;
         let head = match audit_tenant::Entity::find_by_id(tenant_id.to_owned())
@@ -83,13 +87,24 @@ impl AuditStore {
                 hash: GENESIS_HASH,
             },
         };
-        let from = from.max(1);
+        let pruned = find_retention(&txn, tenant_id)
+            .await?
+            .map_or(Pruned::Nothing, |row| pruned_of(&row));
+        let floor = pruned.sequence();
+        let from = if from <= 1 { floor + 1 } else { from };
+        if from <= floor || (to != 0 && to <= floor) {
+            let asked = if from <= floor { from } else { to };
+            return Err(StoreError::InvalidRange(format!(
+                "sequence {asked} was purged: the chain holds sequences after {floor} only"
+            )));
+        }
         let to = if to == 0 || to > head.sequence {
             head.sequence
         } else {
             to
         };
-        if from > to && !(from == 1 && head.sequence == 0) {
+        let empty_chain = from == floor + 1 && head.sequence <= floor;
+        if from > to && !empty_chain {
             return Err(StoreError::InvalidRange(format!(
                 "from_sequence {from} is beyond {to} (the chain head is {})",
                 head.sequence
@@ -104,7 +119,26 @@ impl AuditStore {
             entries_checked: 0,
             tombstones: 0,
         };
-        if from > 1 {
+        if from - 1 == floor && floor > 0 {
+            // The rows before are gone: the signed pruned point stands for
+            // them, and anything inconsistent with it is a break.
+            let anchor = match &pruned {
+                Pruned::Through(point) if trust_pruned(point) => point.hash,
+                _ => {
+                    let verdict = verification.broken(floor, BreakKind::CheckpointMismatch);
+                    return Ok((verification, Some(verdict)));
+                }
+            };
+            if floor > verification.head.sequence {
+                // The head moved back below what was purged: a truncation.
+                let verdict = verification.broken(
+                    verification.head.sequence + 1,
+                    BreakKind::CheckpointMismatch,
+                );
+                return Ok((verification, Some(verdict)));
+            }
+            verification.previous_hash = anchor;
+        } else if from > 1 {
             match stored_hash_at(&txn, tenant_id, from - 1).await? {
                 Some(anchor) => verification.previous_hash = anchor,
                 None => {

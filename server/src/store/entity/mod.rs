@@ -5,5 +5,6 @@ pub mod api_key;
 pub mod audit_checkpoint;
 pub mod audit_legal_hold;
 pub mod audit_log;
+pub mod audit_retention;
 pub mod audit_tenant;
 pub mod audit_tombstone;
