@@ -1,24 +1,18 @@
 //! Appending a batch: the tenant's chain head locked once, idempotency-key
-//! resolution, consecutive sequences in input order, one multi-row INSERT
-//! and the new head, all in one transaction.
+//! resolution, consecutive sequences in input order, one INSERT of the batch
+//! (see `insert`) and the new head, all in one transaction.
 
 use super::chain::{ChainHead, lock_head, set_link};
 use super::entity::audit_log;
 use super::error::is_unique_violation;
+use super::insert::insert_rows;
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use uuid::Uuid;
-
-/// Rows per INSERT statement. 27 columns x 1000 rows = 27,000 bind
-/// parameters: under SQLite's 32,766 and Postgres' 65,535. A request holds at
-/// most 1000 entries, so this is one statement in practice.
-const INSERT_CHUNK_ROWS: usize = 1000;
 
 /// Idempotency keys per lookup statement (one bind parameter each).
 const LOOKUP_CHUNK_KEYS: usize = 1000;
@@ -107,17 +101,7 @@ impl AuditStore {
             }
         }
 
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<audit_log::ActiveModel> = rows
-                .by_ref()
-                .take(INSERT_CHUNK_ROWS)
-                .map(IntoActiveModel::into_active_model)
-                .collect();
-            audit_log::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        insert_rows(&txn, tenant_id, rows).await?;
         head.save(&txn).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))

@@ -7,6 +7,7 @@
 //!   `delete`, `stats`, `describe`, `api_keys`, `verify` (the hash chain),
 //!   `checkpoints` (signed chain heads), `legal_hold` (a tenant's hold).
 //! - `chain`: the chain head lock and the one function that links entries.
+//! - `insert`: a batch of linked rows in one statement (UNNEST on Postgres).
 //! - `connect`: pool and SQLite options.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
 //! - `rows`: entity rows ⇄ domain entries.
@@ -24,6 +25,7 @@ mod describe;
 mod entity;
 mod error;
 mod get;
+mod insert;
 mod legal_hold;
 mod list;
 mod migration;
