@@ -12,6 +12,7 @@ mod client_queries;
 mod client_retry;
 mod delete;
 mod describe_filters;
+mod filter_shapes;
 mod get;
 mod grpcurl;
 mod health;
