@@ -2,13 +2,14 @@
 //! before and after a change (not a test: it asserts nothing but the count).
 //!
 //! ```text
-//! cargo run -p audit-tests --example append_speed -- [postgres|sqlite] [events] [batch] [clients]
+//! cargo run -p audit-tests --example append_speed -- [postgres|sqlite] [events] [batch] [clients] [keys]
 //! ```
 //!
 //! Two passes: `store` calls `AuditStore::append` directly (the statements
 //! alone, no gRPC, no validation), `rpc` sends `AppendAuditLogs` through the
 //! real client from `clients` concurrent tasks, each its own tenant (one
-//! chain head each, so they do not queue on one lock).
+//! chain head each, so they do not queue on one lock). With `keys`, every
+//! entry carries an idempotency key (the store looks them all up first).
 
 use audit_proto::{ActorType, AuditLogInput, Result as Outcome};
 use audit_server::domain::{Actor, AuditLogEntry, RequestInfo, Target};
@@ -25,8 +26,13 @@ fn arg<T: std::str::FromStr>(index: usize, default: T) -> T {
 
 /// An entry shaped like the plan test's: every column set, ~200 bytes of
 /// metadata.
-fn rpc_entry(n: usize) -> AuditLogInput {
-    input("document.updated")
+fn rpc_entry(n: usize, keyed: bool) -> AuditLogInput {
+    let entry = if keyed {
+        input("document.updated").idempotency_key(&format!("key-{}", Uuid::now_v7()))
+    } else {
+        input("document.updated")
+    };
+    entry
         .by(&format!("u-{:03}", n % 200), ActorType::User)
         .email(&format!("user{}@acme.test", n % 200))
         .named("Some Actor")
@@ -37,7 +43,7 @@ fn rpc_entry(n: usize) -> AuditLogInput {
         .metadata(serde_json::json!({ "note": "x".repeat(200), "n": n }))
 }
 
-fn store_entry(tenant: &str, n: usize) -> AuditLogEntry {
+fn store_entry(tenant: &str, n: usize, keyed: bool) -> AuditLogEntry {
     let now = chrono::Utc::now().timestamp_micros();
     AuditLogEntry {
         id: Uuid::now_v7(),
@@ -70,8 +76,8 @@ fn store_entry(tenant: &str, n: usize) -> AuditLogEntry {
         },
         metadata: serde_json::json!({ "note": "x".repeat(200), "n": n }),
         request_id: String::new(),
-        idempotency_key: None,
-        fingerprint: None,
+        idempotency_key: keyed.then(|| format!("key-{}", Uuid::now_v7())),
+        fingerprint: keyed.then(|| vec![7; 32]),
         chain: None,
     }
 }
@@ -93,14 +99,17 @@ async fn main() {
     let events: usize = arg(2, 100_000);
     let batch: usize = arg(3, 1000);
     let clients: usize = arg(4, 1);
-    println!("{backend:?}: {events} events, batches of {batch}, {clients} client(s)");
+    let keyed = std::env::args().nth(5).as_deref() == Some("keys");
+    println!(
+        "{backend:?}: {events} events, batches of {batch}, {clients} client(s), keys: {keyed}"
+    );
     let app = TestApp::spawn(backend).await;
 
     let started = Instant::now();
     let store = app.store();
     for first in (0..events).step_by(batch) {
         let entries = (first..(first + batch).min(events))
-            .map(|n| store_entry("store-tenant", n))
+            .map(|n| store_entry("store-tenant", n, keyed))
             .collect();
         store.append("store-tenant", entries).await.unwrap();
     }
@@ -114,7 +123,7 @@ async fn main() {
             tokio::spawn(async move {
                 for first in (0..per_client).step_by(batch) {
                     let entries: Vec<_> = (first..(first + batch).min(per_client))
-                        .map(rpc_entry)
+                        .map(|n| rpc_entry(n, keyed))
                         .collect();
                     client.append(entries).await.unwrap();
                 }
