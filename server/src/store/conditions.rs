@@ -47,13 +47,15 @@ pub(crate) fn filter_condition(filter: &AuditLogFilter) -> Condition {
     condition
 }
 
-/// An exact action is an equality. A prefix is the half-open range
-/// `[p, successor(p))`: case-sensitive on both backends (unlike SQLite's
-/// LIKE) and needs no escaping. When the prefix names a namespace, the
-/// namespace equality lets the `(tenant_id, action_namespace, occurred_at,
-/// id)` index serve the filter in time order; for exactly `ns.` (the usual
-/// `user.*`) it is the whole condition, so no planner is tempted to read the
-/// `action` index and sort.
+/// An exact action is an equality. A prefix that names a namespace is the
+/// namespace equality, which lets the `(tenant_id, action_namespace,
+/// occurred_at, id)` index serve it in time order: for exactly `ns.` (the
+/// usual `user.*`) that is the whole condition; below it (`user.mfa.*`) the
+/// rest is a filter, `substr(action, 1, n) = prefix`, deliberately no range
+/// on `action` (a range would tempt the planner to read the action index
+/// and sort every match). Any other prefix is the half-open range
+/// `[p, successor(p))`. All of it is case-sensitive on both backends
+/// (unlike SQLite's LIKE) and needs no escaping.
 fn action_condition(action: &ActionMatch) -> Condition {
     match action {
         ActionMatch::Exact(exact) => Condition::all().add(Column::Action.eq(exact.as_str())),
@@ -66,13 +68,7 @@ fn action_condition(action: &ActionMatch) -> Condition {
                 if !namespace.is_empty() && prefix.len() == namespace.len() + 1 {
                     return condition;
                 }
-            }
-            if action.namespace().is_some() {
-                // Below the namespace: the same prefix test, written so it
-                // is no range on `action` (a range would tempt the planner
-                // to read the action index and sort every match). The
-                // namespace index then serves it in time order, the rest
-                // of the prefix a filter. Both backends count characters.
+                // Both backends count characters in substr.
                 let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
                 let starts_with = Expr::expr(
                     Func::cust("substr")
@@ -93,6 +89,10 @@ fn action_condition(action: &ActionMatch) -> Condition {
         }
     }
 }
+
+/// The generated column of migration 000008 (not in the entity: never
+/// written, never read back).
+const CLIENT_NETWORK: &str = "client_network";
 
 /// The leading 12 bytes of an IPv4 address's key (`::ffff:a.b.c.d`).
 const IPV4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
@@ -170,10 +170,6 @@ fn mapped_bound(fill: u8) -> [u8; 16] {
     key[..12].copy_from_slice(&IPV4_MAPPED);
     key
 }
-
-/// The generated column of migration 000008 (not in the entity: never
-/// written, never read back).
-const CLIENT_NETWORK: &str = "client_network";
 
 /// Returns the least string greater than every string that starts with
 /// `prefix`, in code-point order (= UTF-8 byte order, which both backends
