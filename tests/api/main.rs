@@ -17,6 +17,7 @@ mod failure_deadline;
 mod failure_kill;
 mod failure_list_disconnect;
 mod failure_postgres_outage;
+mod filter_shapes;
 mod follow;
 mod get;
 mod grpcurl;

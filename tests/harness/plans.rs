@@ -126,7 +126,7 @@ impl PlanNode {
     }
 
     /// Returns whether a sort orders rows of `table` themselves, that is a
-    /// scan of `table` lies below it with no aggregate in between (a sort of
+    /// scan of `table` lies below it with no aggregate or limit in between (a sort of
     /// aggregated groups is not a sort of the table). With
     /// `except_for_grouping`, a sort feeding a sorted (group) aggregate is
     /// accepted.
@@ -146,11 +146,15 @@ impl PlanNode {
                 .any(|child| child.sorts_rows_below(Some(self), table, exempt_group))
     }
 
+    /// Whether rows of `table` reach this node as rows. An aggregate turns
+    /// them into groups, and a limit caps them: a sort above a `Limit` (the
+    /// merge of one limited scan per tenant, say) orders at most that many
+    /// rows per loop, whatever the table's size.
     fn feeds_rows_of(&self, table: &str) -> bool {
         if self.relation.as_deref() == Some(table) {
             return true;
         }
-        self.node_type != "Aggregate"
+        !matches!(self.node_type.as_str(), "Aggregate" | "Limit")
             && self.children.iter().any(|child| child.feeds_rows_of(table))
     }
 

@@ -1,26 +1,26 @@
 //! Appending a batch: the tenant's chain head locked once, idempotency-key
-//! resolution, consecutive sequences in input order, one multi-row INSERT
-//! and the new head, all in one transaction.
+//! resolution, consecutive sequences in input order, one INSERT of the batch
+//! (see `insert`) and the new head, all in one transaction.
 
 use super::chain::{ChainHead, lock_head, set_link};
 use super::entity::audit_log;
 use super::error::is_unique_violation;
+use super::insert::insert_rows;
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
-/// Rows per INSERT statement. 27 columns x 1000 rows = 27,000 bind
-/// parameters: under SQLite's 32,766 and Postgres' 65,535. A request holds at
-/// most 1000 entries, so this is one statement in practice.
-const INSERT_CHUNK_ROWS: usize = 1000;
-
-/// Idempotency keys per lookup statement (one bind parameter each).
+/// Idempotency keys per lookup statement on SQLite (one bind parameter
+/// each); Postgres binds them all as one array.
 const LOOKUP_CHUNK_KEYS: usize = 1000;
 
 /// How one attempt ended, short of a database error.
@@ -110,17 +110,7 @@ impl AuditStore {
             }
         }
 
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<audit_log::ActiveModel> = rows
-                .by_ref()
-                .take(INSERT_CHUNK_ROWS)
-                .map(IntoActiveModel::into_active_model)
-                .collect();
-            audit_log::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        insert_rows(&txn, tenant_id, rows).await?;
         head.save(&txn).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))
@@ -149,15 +139,31 @@ async fn stored_keys(
     keys.sort_unstable();
     keys.dedup();
 
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    let chunk_keys = if postgres {
+        keys.len().max(1)
+    } else {
+        LOOKUP_CHUNK_KEYS
+    };
     let mut stored = HashMap::new();
-    for chunk in keys.chunks(LOOKUP_CHUNK_KEYS) {
+    for chunk in keys.chunks(chunk_keys) {
+        let listed = if postgres {
+            // One array parameter whatever the key count: the statement text
+            // stays the same, so it is prepared once per connection (an IN
+            // list is a new statement for every batch size).
+            let keys: Vec<String> = chunk.iter().map(|key| (*key).to_owned()).collect();
+            Expr::col((audit_log::Entity, audit_log::Column::IdempotencyKey))
+                .eq(PgFunc::any(Expr::val(keys)))
+        } else {
+            audit_log::Column::IdempotencyKey.is_in(chunk.iter().copied())
+        };
         let rows: Vec<(Option<String>, Uuid, Option<Vec<u8>>)> = audit_log::Entity::find()
             .select_only()
             .column(audit_log::Column::IdempotencyKey)
             .column(audit_log::Column::Id)
             .column(audit_log::Column::IdempotencyFingerprint)
             .filter(audit_log::Column::TenantId.eq(tenant_id))
-            .filter(audit_log::Column::IdempotencyKey.is_in(chunk.iter().copied()))
+            .filter(listed)
             .into_tuple()
             .all(txn)
             .await?;

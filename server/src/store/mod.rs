@@ -10,6 +10,7 @@
 //!   `retention` (a tenant's policy and the purge of its expired prefix).
 //! - `notifier`: wakes followers after each committed chained write.
 //! - `chain`: the chain head lock and the one function that links entries.
+//! - `insert`: a batch of linked rows in one statement (UNNEST on Postgres).
 //! - `connect`: pool and SQLite options; `pool`: its usage.
 //! - `cancel`: reads whose Postgres query is cancelled when dropped.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
@@ -31,6 +32,7 @@ mod entity;
 mod error;
 mod follow;
 mod get;
+mod insert;
 mod legal_hold;
 mod list;
 mod migration;

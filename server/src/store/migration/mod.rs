@@ -12,6 +12,7 @@ mod m20261201_000004_create_hash_chain;
 mod m20261210_000005_create_checkpoints;
 mod m20261220_000006_create_legal_holds;
 mod m20261230_000007_create_retention;
+mod m20261230_000008_ordered_filter_indexes;
 
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000005_create_checkpoints::Migration),
             Box::new(m20261220_000006_create_legal_holds::Migration),
             Box::new(m20261230_000007_create_retention::Migration),
+            Box::new(m20261230_000008_ordered_filter_indexes::Migration),
         ]
     }
 }

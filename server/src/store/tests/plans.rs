@@ -2,7 +2,7 @@
 //! step), and an admin lookup by id probes the primary key per tenant.
 
 use super::{T0, entry, tenant};
-use crate::domain::{ActionMatch, AuditLogFilter, Cursor, ListOrder};
+use crate::domain::{ActionMatch, AuditLogFilter, Cursor, IpRange, ListOrder};
 use crate::store::get::any_tenant_query;
 use crate::store::list::page_query;
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
@@ -66,11 +66,34 @@ async fn filtered_pages_need_no_sort() {
                 ..tenant("t1")
             },
         ),
+        // Type and id: the id's index, the type a filter.
         (
-            "target",
+            "target_id",
             AuditLogFilter {
                 target_type: Some("doc".into()),
                 target_id: Some("1".into()),
+                ..tenant("t1")
+            },
+        ),
+        (
+            "target_type",
+            AuditLogFilter {
+                target_type: Some("doc".into()),
+                ..tenant("t1")
+            },
+        ),
+        (
+            "client_network",
+            AuditLogFilter {
+                client_ip: IpRange::parse("10.0.0.0/24"),
+                ..tenant("t1")
+            },
+        ),
+        // Below the namespace: the namespace index, the rest a filter.
+        (
+            "action_namespace",
+            AuditLogFilter {
+                action: Some(ActionMatch::Prefix("user.log".into())),
                 ..tenant("t1")
             },
         ),

@@ -1,0 +1,191 @@
+//! Inserting a batch of linked rows of one tenant: on Postgres one statement
+//! that unnests one typed array per column, on SQLite multi-row INSERTs.
+//!
+//! Why UNNEST on Postgres: a multi-row VALUES binds one parameter per cell
+//! (26,000 for a full batch), its text changes with the batch size (so every
+//! size is parsed and planned anew) and is capped at 65,535 parameters. The
+//! UNNEST statement binds 26 arrays whatever the batch size, so its text is
+//! fixed and sqlx's per-connection statement cache prepares it once.
+
+use super::entity::audit_log;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    Statement, Value,
+};
+
+/// Rows per INSERT statement on SQLite. 26 columns x 1000 rows = 26,000
+/// bind parameters, under SQLite's 32,766. A request holds at most 1000
+/// entries, so this is one statement in practice.
+const SQLITE_CHUNK_ROWS: usize = 1000;
+
+/// The Postgres statement. The tenant is one scalar (every row of a batch
+/// has the same); each other column is an array, unnested in step. sqlx
+/// binds arrays without NULL elements only, so the nullable columns travel
+/// with an empty value meaning NULL: no stored address, fingerprint or key is
+/// empty (an address key is 16 bytes, a fingerprint 32, and the RPC layer
+/// turns an empty idempotency key into none), and "no metadata" is stored as
+/// SQL NULL, never as JSON `null`.
+const POSTGRES_UNNEST_INSERT: &str = r#"INSERT INTO "audit_logs" (
+    "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
+    "actor_id", "actor_type", "actor_name", "actor_email",
+    "target_type", "target_id", "target_name", "result", "client_ip", "user_agent",
+    "request_method", "request_path", "request_status_code", "metadata", "request_id",
+    "idempotency_key", "idempotency_fingerprint", "sequence", "content_digest", "hash")
+SELECT $1, r.id, r.occurred_at, r.received_at, r.action, r.action_namespace,
+    r.actor_id, r.actor_type, r.actor_name, r.actor_email,
+    r.target_type, r.target_id, r.target_name, r.result, NULLIF(r.client_ip, ''::bytea),
+    r.user_agent, r.request_method, r.request_path, r.request_status_code,
+    NULLIF(r.metadata, 'null'::jsonb), r.request_id, NULLIF(r.idempotency_key, ''),
+    NULLIF(r.idempotency_fingerprint, ''::bytea), r.sequence, r.content_digest, r.hash
+FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::text[], $6::text[],
+    $7::text[], $8::int2[], $9::text[], $10::text[],
+    $11::text[], $12::text[], $13::text[], $14::int2[], $15::bytea[], $16::text[],
+    $17::text[], $18::text[], $19::int4[], $20::jsonb[], $21::text[],
+    $22::text[], $23::bytea[], $24::int8[], $25::bytea[], $26::bytea[])
+AS r(id, occurred_at, received_at, action, action_namespace,
+    actor_id, actor_type, actor_name, actor_email,
+    target_type, target_id, target_name, result, client_ip, user_agent,
+    request_method, request_path, request_status_code, metadata, request_id,
+    idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)"#;
+
+/// Inserts `rows`, all of `tenant_id` and all linked into its chain, in the
+/// caller's transaction.
+pub(crate) async fn insert_rows(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    rows: Vec<audit_log::Model>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            POSTGRES_UNNEST_INSERT,
+            unnest_values(tenant_id, rows)?,
+        );
+        txn.execute_raw(statement).await?;
+        return Ok(());
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<audit_log::ActiveModel> = rows
+            .by_ref()
+            .take(SQLITE_CHUNK_ROWS)
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        audit_log::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One vector per column, filled by moving each row's fields (no copies).
+#[derive(Default)]
+struct Columns {
+    id: Vec<uuid::Uuid>,
+    occurred_at: Vec<i64>,
+    received_at: Vec<i64>,
+    action: Vec<String>,
+    action_namespace: Vec<String>,
+    actor_id: Vec<String>,
+    actor_type: Vec<i16>,
+    actor_name: Vec<String>,
+    actor_email: Vec<String>,
+    target_type: Vec<String>,
+    target_id: Vec<String>,
+    target_name: Vec<String>,
+    result: Vec<i16>,
+    client_ip: Vec<Vec<u8>>,
+    user_agent: Vec<String>,
+    request_method: Vec<String>,
+    request_path: Vec<String>,
+    request_status_code: Vec<i32>,
+    metadata: Vec<serde_json::Value>,
+    request_id: Vec<String>,
+    idempotency_key: Vec<String>,
+    idempotency_fingerprint: Vec<Vec<u8>>,
+    sequence: Vec<i64>,
+    content_digest: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+}
+
+/// Returns the bind values of [`POSTGRES_UNNEST_INSERT`]: the tenant, then
+/// one array per column in its order. Fails (rather than store a row the
+/// chain cannot account for) if a row is not linked or not of the tenant.
+fn unnest_values(tenant_id: &str, rows: Vec<audit_log::Model>) -> Result<Vec<Value>, DbErr> {
+    let mut c = Columns::default();
+    for row in rows {
+        let (Some(sequence), Some(content_digest), Some(hash)) =
+            (row.sequence, row.content_digest, row.hash)
+        else {
+            return Err(DbErr::Custom(format!(
+                "audit log {} reached the insert without a chain link",
+                row.id
+            )));
+        };
+        if row.tenant_id != tenant_id {
+            return Err(DbErr::Custom(format!(
+                "audit log {} of tenant {:?} in a batch of {tenant_id:?}",
+                row.id, row.tenant_id
+            )));
+        }
+        c.id.push(row.id);
+        c.occurred_at.push(row.occurred_at);
+        c.received_at.push(row.received_at);
+        c.action.push(row.action);
+        c.action_namespace.push(row.action_namespace);
+        c.actor_id.push(row.actor_id);
+        c.actor_type.push(row.actor_type);
+        c.actor_name.push(row.actor_name);
+        c.actor_email.push(row.actor_email);
+        c.target_type.push(row.target_type);
+        c.target_id.push(row.target_id);
+        c.target_name.push(row.target_name);
+        c.result.push(row.result);
+        c.client_ip.push(row.client_ip.unwrap_or_default());
+        c.user_agent.push(row.user_agent);
+        c.request_method.push(row.request_method);
+        c.request_path.push(row.request_path);
+        c.request_status_code.push(row.request_status_code);
+        c.metadata
+            .push(row.metadata.unwrap_or(serde_json::Value::Null));
+        c.request_id.push(row.request_id);
+        c.idempotency_key
+            .push(row.idempotency_key.unwrap_or_default());
+        c.idempotency_fingerprint
+            .push(row.idempotency_fingerprint.unwrap_or_default());
+        c.sequence.push(sequence);
+        c.content_digest.push(content_digest);
+        c.hash.push(hash);
+    }
+    Ok(vec![
+        tenant_id.into(),
+        c.id.into(),
+        c.occurred_at.into(),
+        c.received_at.into(),
+        c.action.into(),
+        c.action_namespace.into(),
+        c.actor_id.into(),
+        c.actor_type.into(),
+        c.actor_name.into(),
+        c.actor_email.into(),
+        c.target_type.into(),
+        c.target_id.into(),
+        c.target_name.into(),
+        c.result.into(),
+        c.client_ip.into(),
+        c.user_agent.into(),
+        c.request_method.into(),
+        c.request_path.into(),
+        c.request_status_code.into(),
+        c.metadata.into(),
+        c.request_id.into(),
+        c.idempotency_key.into(),
+        c.idempotency_fingerprint.into(),
+        c.sequence.into(),
+        c.content_digest.into(),
+        c.hash.into(),
+    ])
+}
