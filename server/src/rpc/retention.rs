@@ -3,14 +3,14 @@
 //! every change of the policy is itself an entry in that tenant's chain.
 
 use super::AuditRpc;
-use super::timestamp::from_micros;
-use super::violations::Violations;
 use crate::auth::{Caller, Scope, caller};
+use crate::domain::from_micros;
 use crate::domain::{AuditLogEntry, Outcome, RequestInfo, Target, now_micros};
 use crate::error::AuditError;
 use crate::retention::MAX_RETENTION_DAYS;
 use crate::store::{Pruned, PrunedPoint, RetentionRecord};
 use audit_proto as pb;
+use audit_validation::violations::Violations;
 use serde_json::json;
 use tonic::Request;
 use uuid::Uuid;

@@ -1,7 +1,7 @@
 //! Collects every field violation of a request, so one reply names all of
 //! them rather than the first.
 
-use crate::error::{AuditError, FieldViolation};
+use crate::error::{FieldViolation, ValidationError};
 
 /// Field violations gathered while decoding one request.
 #[derive(Debug, Default)]
@@ -17,22 +17,27 @@ impl Violations {
     }
 
     /// Returns `value`, or INVALID_ARGUMENT naming every recorded field.
-    pub fn into_result<T>(self, value: T) -> Result<T, AuditError> {
+    pub fn into_result<T>(self, value: T) -> Result<T, ValidationError> {
         if self.0.is_empty() {
             Ok(value)
         } else {
-            Err(AuditError::InvalidArgument(self.0))
+            Err(ValidationError::InvalidArgument(self.0))
         }
     }
 
     /// Returns INVALID_ARGUMENT naming every recorded field.
-    pub fn into_error(self) -> AuditError {
-        AuditError::InvalidArgument(self.0)
+    pub fn into_error(self) -> ValidationError {
+        ValidationError::InvalidArgument(self.0)
     }
 
     /// Returns how many violations were recorded so far.
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// Returns true while nothing is wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Checks a free-text field's length, in bytes as stored.

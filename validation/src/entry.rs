@@ -1,12 +1,12 @@
 //! `AuditLogInput` → validated [`AuditLogEntry`], and [`AuditLogEntry`] →
 //! `AuditLog`.
 
-use super::json::struct_to_json;
-use super::timestamp::to_micros;
-use super::violations::Violations;
 use crate::domain::{
     Actor, ActorType, AuditLogEntry, Micros, Outcome, RequestInfo, Target, entry_to_message,
 };
+use crate::json::struct_to_json;
+use crate::timestamp::to_micros;
+use crate::violations::Violations;
 use audit_proto as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -18,9 +18,9 @@ pub const MAX_ACTION_BYTES: usize = 256;
 /// Largest metadata, as encoded on the wire.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Longest identifier-like field (ids, names, emails, keys).
-const MAX_FIELD_BYTES: usize = 1024;
+pub const MAX_FIELD_BYTES: usize = 1024;
 /// Longest user agent or request path.
-const MAX_TEXT_BYTES: usize = 4096;
+pub const MAX_TEXT_BYTES: usize = 4096;
 
 /// Validates one input; violations are named `{path}.{field}`.
 pub fn decode_entry(

@@ -1,12 +1,21 @@
 //! `AuditLogFilter` → validated [`AuditLogFilter`](crate::domain::AuditLogFilter),
 //! with the caller's tenant applied.
 
-use super::timestamp::to_micros;
-use super::violations::Violations;
-use crate::auth::Caller;
 use crate::domain::{ActionMatch, ActorType, AuditLogFilter, IpRange, Outcome, TenantScope};
-use crate::error::AuditError;
+use crate::error::ValidationError;
+use crate::timestamp::to_micros;
+use crate::violations::Violations;
 use audit_proto as pb;
+
+/// The tenants an authenticated caller may read: what a filter needs of the
+/// caller, so validation does not depend on how callers authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantAccess {
+    /// The tenant of the caller's token or API key.
+    pub tenant_id: String,
+    /// True for `audit:admin`, which reads every tenant.
+    pub admin: bool,
+}
 
 /// Decodes a filter; `path` prefixes field names in violations (`filter.`).
 ///
@@ -15,9 +24,9 @@ use audit_proto as pb;
 pub fn decode_filter(
     path: &str,
     filter: &pb::AuditLogFilter,
-    caller: &Caller,
-) -> Result<AuditLogFilter, AuditError> {
-    let scope = tenant_scope(filter, caller)?;
+    access: &TenantAccess,
+) -> Result<AuditLogFilter, ValidationError> {
+    let scope = tenant_scope(filter, access)?;
     let mut violations = Violations::default();
     let text = |value: &String| (!value.is_empty()).then(|| value.clone());
 
@@ -89,18 +98,21 @@ pub fn decode_filter(
     })
 }
 
-fn tenant_scope(filter: &pb::AuditLogFilter, caller: &Caller) -> Result<TenantScope, AuditError> {
-    if caller.is_admin() {
+fn tenant_scope(
+    filter: &pb::AuditLogFilter,
+    access: &TenantAccess,
+) -> Result<TenantScope, ValidationError> {
+    if access.admin {
         return Ok(if filter.tenant_id.is_empty() {
             TenantScope::All
         } else {
             TenantScope::One(filter.tenant_id.clone())
         });
     }
-    if filter.tenant_id.is_empty() || filter.tenant_id == caller.tenant_id {
-        Ok(TenantScope::One(caller.tenant_id.clone()))
+    if filter.tenant_id.is_empty() || filter.tenant_id == access.tenant_id {
+        Ok(TenantScope::One(access.tenant_id.clone()))
     } else {
-        Err(AuditError::PermissionDenied(
+        Err(ValidationError::PermissionDenied(
             "filter.tenant_id: only audit:admin may read another tenant".into(),
         ))
     }
