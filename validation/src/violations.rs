@@ -3,6 +3,9 @@
 
 use crate::error::{FieldViolation, ValidationError};
 
+/// What a field holding NUL is told.
+pub const NUL_DESCRIPTION: &str = "must not contain NUL characters";
+
 /// Field violations gathered while decoding one request.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
@@ -40,13 +43,25 @@ impl Violations {
         self.0.is_empty()
     }
 
-    /// Checks a free-text field's length, in bytes as stored.
-    pub fn check_len(&mut self, field: impl Into<String>, value: &str, max_bytes: usize) {
+    /// Checks a free-text field before it is stored: its length in bytes,
+    /// and no NUL.
+    pub fn check_text(&mut self, field: impl Into<String>, value: &str, max_bytes: usize) {
         if value.len() > max_bytes {
             self.add(
                 field,
                 format!("must be at most {max_bytes} bytes, got {}", value.len()),
             );
+        } else {
+            self.check_no_nul(field, value);
+        }
+    }
+
+    /// Checks that text stored or bound into a query holds no NUL: Postgres
+    /// refuses it in `text` and `jsonb`, so it would otherwise fail in the
+    /// store as an internal error, and only on Postgres.
+    pub fn check_no_nul(&mut self, field: impl Into<String>, value: &str) {
+        if value.contains('\0') {
+            self.add(field, NUL_DESCRIPTION);
         }
     }
 }

@@ -30,7 +30,7 @@ pub async fn delete(
     let body = request.get_ref();
     let id = decode_id("id", &body.id)?;
     let mut violations = Violations::default();
-    violations.check_len("reason", &body.reason, MAX_REASON_BYTES);
+    violations.check_text("reason", &body.reason, MAX_REASON_BYTES);
     violations.into_result(())?;
 
     let reason = body.reason.clone();

@@ -79,11 +79,12 @@ fn validate(tenant_id: &str, reason: Option<&str>) -> Result<(), AuditError> {
     if tenant_id.is_empty() {
         violations.add("tenant_id", "is required");
     }
+    violations.check_no_nul("tenant_id", tenant_id);
     if let Some(reason) = reason {
         if reason.is_empty() {
             violations.add("reason", "is required");
         }
-        violations.check_len("reason", reason, MAX_REASON_BYTES);
+        violations.check_text("reason", reason, MAX_REASON_BYTES);
     }
     violations.into_result(()).map_err(AuditError::from)
 }

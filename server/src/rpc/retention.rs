@@ -42,7 +42,7 @@ pub async fn set_retention_policy(
             format!("must be at least the server minimum of {minimum_days} days, got {days}"),
         );
     }
-    violations.check_len("reason", &body.reason, MAX_REASON_BYTES);
+    violations.check_text("reason", &body.reason, MAX_REASON_BYTES);
     violations.into_result(())?;
 
     let record = policy_record(caller, &request, &body.tenant_id, days, &body.reason);
@@ -76,6 +76,7 @@ fn check_tenant(violations: &mut Violations, tenant_id: &str) {
     if tenant_id.is_empty() {
         violations.add("tenant_id", "is required");
     }
+    violations.check_no_nul("tenant_id", tenant_id);
 }
 
 /// Builds the entry that records who changed which tenant's policy, to
