@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus under corpus/<target>/seed-*: a few requests a
-client could send, hand-encoded in the protobuf wire format (no protobuf
-library needed). Run from fuzz/: python3 seeds.py"""
+"""Writes the seed corpus under fuzz/corpus/<target>/seed-*: a few requests
+a client could send, hand-encoded in the protobuf wire format (no protobuf
+library needed): python3 fuzz/seeds.py"""
 
 import os
 import struct
@@ -105,6 +105,7 @@ tokens = {
     for i in range(4)
 }
 
+os.chdir(os.path.dirname(os.path.abspath(__file__)))
 for target, seeds in [("append_request", append), ("filter", filters), ("page_token", tokens)]:
     os.makedirs(f"corpus/{target}", exist_ok=True)
     for name, data in seeds.items():
