@@ -4,17 +4,12 @@
 //! (SQL text, driver errors) go to the log only.
 
 use crate::store::StoreError;
+use audit_validation::ValidationError;
 use prost::Message;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// One field of a request that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    /// The field's path in the request, e.g. `entries[3].action`.
-    pub field: String,
-    pub description: String,
-}
+pub use audit_validation::FieldViolation;
 
 /// Everything an RPC can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +87,15 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
         ));
     }
     text
+}
+
+impl From<ValidationError> for AuditError {
+    fn from(error: ValidationError) -> Self {
+        match error {
+            ValidationError::InvalidArgument(violations) => AuditError::InvalidArgument(violations),
+            ValidationError::PermissionDenied(message) => AuditError::PermissionDenied(message),
+        }
+    }
 }
 
 impl From<StoreError> for AuditError {

@@ -9,7 +9,8 @@
 //! - [`checkpoint`]: the signing key and signed checkpoints of chain heads.
 //! - [`retention`]: retention policies and the purge of expired entries.
 //! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
-//! - [`domain`]: validated entries, filters, cursors and stats.
+//! - [`domain`]: validated entries, filters, cursors and stats (from
+//!   `audit-validation`, which also holds request validation and page tokens).
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
 //! - [`metrics`]: Prometheus metrics and their `/metrics` listener.
 //! - [`error`]: the service's error type, mapped once to `tonic::Status`.
@@ -21,7 +22,6 @@ pub mod app;
 pub mod auth;
 pub mod checkpoint;
 pub mod config;
-pub mod domain;
 pub mod error;
 pub mod follow;
 pub mod metrics;
@@ -30,3 +30,6 @@ pub mod rpc;
 mod rpc_trace;
 pub mod store;
 pub mod telemetry;
+
+/// The domain types live with request validation, which needs no database.
+pub use audit_validation::domain;

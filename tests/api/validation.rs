@@ -1,7 +1,7 @@
 //! Every malformed request is INVALID_ARGUMENT with a `google.rpc.BadRequest`
 //! violation naming the field to fix.
 
-use audit_proto::{AuditLogFilter, GetAuditStatsRequest, ListAuditLogsRequest};
+use audit_proto::{ActorType, AuditLogFilter, GetAuditStatsRequest, ListAuditLogsRequest};
 use audit_tests::{
     ACME, AuditLogInputExt, Backend, TestApp, assert_invalid_field, input, on_both_backends, utc,
 };
@@ -247,4 +247,46 @@ async fn every_violation_of_a_batch_is_named_at_once(backend: Backend) {
         fields.contains(&"entries[1].client_ip".to_owned()),
         "{fields:?}"
     );
+}
+
+// Postgres refuses NUL in `text` and `jsonb`: it is refused up front, the
+// same on both backends, rather than as an internal error from the store.
+on_both_backends!(nul_characters_in_an_entry_are_rejected);
+async fn nul_characters_in_an_entry_are_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let cases = [
+        (
+            input("user.login").by("u_\0", ActorType::User),
+            "entries[0].actor.id",
+        ),
+        (
+            input("user.login").idempotency_key("key\0"),
+            "entries[0].idempotency_key",
+        ),
+        (
+            input("user.login").metadata(json!({"note": "a\u{0}b"})),
+            "entries[0].metadata",
+        ),
+        (
+            input("user.login").metadata(json!({"a\u{0}": 1})),
+            "entries[0].metadata",
+        ),
+    ];
+    for (entry, field) in cases {
+        assert_invalid_field(app.append(ACME, vec![entry]).await, field);
+    }
+}
+
+on_both_backends!(nul_characters_in_a_filter_are_rejected);
+async fn nul_characters_in_a_filter_are_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let filter = AuditLogFilter {
+        actor_id: "u_\0".into(),
+        ..Default::default()
+    };
+    assert_invalid_field(
+        app.list(ACME, list_with(filter.clone())).await,
+        "filter.actor_id",
+    );
+    assert_invalid_field(app.stats(ACME, stats_with(filter)).await, "filter.actor_id");
 }

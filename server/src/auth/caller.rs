@@ -4,6 +4,7 @@
 use super::scope::{Scope, Scopes};
 use crate::domain::{Actor, ActorType};
 use crate::error::AuditError;
+use audit_validation::filter::TenantAccess;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,15 @@ impl Caller {
     /// Returns true when the caller holds `audit:admin`.
     pub fn is_admin(&self) -> bool {
         self.scopes.contains(&Scope::Admin)
+    }
+
+    /// Returns the tenants this caller may read, as filter validation needs
+    /// them.
+    pub fn tenant_access(&self) -> TenantAccess {
+        TenantAccess {
+            tenant_id: self.tenant_id.clone(),
+            admin: self.is_admin(),
+        }
     }
 
     /// The actor recorded for what this caller does (e.g. a deletion).

@@ -6,14 +6,12 @@
 
 use crate::domain::TenantScope;
 use crate::error::AuditError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Where a follow stream stands: per tenant, the last sequence it has read
-/// past (delivered, or skipped as not matching the filter).
-pub type FollowPosition = BTreeMap<String, i64>;
+pub use crate::domain::FollowPosition;
 
 /// How follow streams behave; see the README's "Follow mode".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,10 @@
 //! hands back to VerifyAuditChain.
 
 use super::AuditRpc;
-use super::timestamp::from_micros;
 use super::verify::chain_tenant;
 use crate::auth::{Scope, caller};
 use crate::checkpoint::CheckpointSigner;
+use crate::domain::from_micros;
 use crate::error::AuditError;
 use crate::store::CheckpointRecord;
 use audit_proto as pb;

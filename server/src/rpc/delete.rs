@@ -4,11 +4,11 @@
 
 use super::AuditRpc;
 use super::get::{decode_id, reach};
-use super::violations::Violations;
 use crate::auth::{Caller, Scope, caller};
 use crate::domain::{AuditLogEntry, DELETED_ACTION, Outcome, RequestInfo, Target, now_micros};
 use crate::error::AuditError;
 use audit_proto as pb;
+use audit_validation::violations::Violations;
 use serde_json::json;
 use tonic::Request;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ pub async fn delete(
     let body = request.get_ref();
     let id = decode_id("id", &body.id)?;
     let mut violations = Violations::default();
-    violations.check_len("reason", &body.reason, MAX_REASON_BYTES);
+    violations.check_text("reason", &body.reason, MAX_REASON_BYTES);
     violations.into_result(())?;
 
     let reason = body.reason.clone();

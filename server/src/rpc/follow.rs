@@ -17,15 +17,15 @@
 //! queued behind the messages already in the channel, so the client reads
 //! them all before it, and the producer needs no room in the channel to end.
 
-use super::entry::encode_entry;
 use super::list::ListStream;
-use super::page_token::{PageTokenKey, QueryBinding};
 use crate::domain::{AuditLogEntry, AuditLogFilter};
 use crate::error::{AuditError, FollowEnd};
 use crate::follow::{FollowHub, FollowPosition, FollowSettings, StreamSlot};
 use crate::metrics::{FollowStreamGuard, Metrics};
 use crate::store::{AuditStore, StoreError};
 use audit_proto as pb;
+use audit_validation::entry::encode_entry;
+use audit_validation::page_token::{PageTokenKey, QueryBinding};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;

@@ -2,11 +2,11 @@
 //! an admin). Another tenant's entry is NOT_FOUND: existence is not revealed.
 
 use super::AuditRpc;
-use super::entry::encode_entry;
 use crate::auth::{Caller, Scope, caller};
 use crate::domain::TenantScope;
 use crate::error::AuditError;
 use audit_proto as pb;
+use audit_validation::entry::encode_entry;
 use tonic::Request;
 use uuid::Uuid;
 

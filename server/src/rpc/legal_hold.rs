@@ -3,13 +3,13 @@
 //! an entry in that tenant's chain.
 
 use super::AuditRpc;
-use super::timestamp::from_micros;
-use super::violations::Violations;
 use crate::auth::{Caller, Scope, caller};
+use crate::domain::from_micros;
 use crate::domain::{AuditLogEntry, Outcome, RequestInfo, Target, now_micros};
 use crate::error::AuditError;
 use crate::store::LegalHoldRecord;
 use audit_proto as pb;
+use audit_validation::violations::Violations;
 use serde_json::json;
 use tonic::Request;
 use uuid::Uuid;
@@ -79,13 +79,14 @@ fn validate(tenant_id: &str, reason: Option<&str>) -> Result<(), AuditError> {
     if tenant_id.is_empty() {
         violations.add("tenant_id", "is required");
     }
+    violations.check_no_nul("tenant_id", tenant_id);
     if let Some(reason) = reason {
         if reason.is_empty() {
             violations.add("reason", "is required");
         }
-        violations.check_len("reason", reason, MAX_REASON_BYTES);
+        violations.check_text("reason", reason, MAX_REASON_BYTES);
     }
-    violations.into_result(())
+    violations.into_result(()).map_err(AuditError::from)
 }
 
 /// Builds the entry that records who changed the hold on which tenant, and

@@ -4,20 +4,17 @@
 //! `rpc::follow` once the request is validated.
 
 use super::AuditRpc;
-use super::entry::encode_entry;
-use super::filter::decode_filter;
 use super::follow::{self, FollowPlan};
-use super::page_token::{PageTokenError, PageTokenKey, QueryBinding};
-use super::violations::Violations;
 use crate::auth::{Scope, caller};
-use crate::domain::{AuditLogFilter, Cursor, ListOrder, TenantScope};
+use crate::domain::Cursor;
 use crate::error::AuditError;
-use crate::follow::FollowPosition;
 use crate::metrics::Metrics;
 use crate::store::AuditStore;
 use audit_proto as pb;
+use audit_validation::entry::encode_entry;
+use audit_validation::list::{ListPlan, decode_list_request};
+use audit_validation::page_token::PageTokenKey;
 use futures_util::Stream;
-use prost::Message;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -29,23 +26,8 @@ use tracing::Instrument;
 pub type ListStream =
     Pin<Box<dyn Stream<Item = Result<pb::ListAuditLogsResponse, Status>> + Send + 'static>>;
 
-const DEFAULT_PAGE_SIZE: u64 = 100;
-const MAX_PAGE_SIZE: u64 = 1000;
 /// How long a failing stream waits for the client to take its final status.
 const FINAL_STATUS_WAIT: Duration = Duration::from_secs(10);
-
-/// A validated List request.
-struct ListPlan {
-    filter: AuditLogFilter,
-    order: ListOrder,
-    page_size: u64,
-    limit: Option<u64>,
-    after: Option<Cursor>,
-    include_total_count: bool,
-    binding: QueryBinding,
-    /// Set in follow mode: where the follow stream starts.
-    follow: Option<FollowPosition>,
-}
 
 pub async fn list(
     rpc: &AuditRpc,
@@ -55,9 +37,7 @@ pub async fn list(
     caller.require(Scope::Read)?;
     let deadline = grpc_deadline(request.metadata());
     let metrics = request.extensions().get::<Metrics>().cloned();
-    let body = request.get_ref();
-    let filter = decode_filter("filter.", &body.filter.clone().unwrap_or_default(), caller);
-    let plan = plan(body, filter, &rpc.page_tokens)?;
+    let plan = decode_list_request(request.get_ref(), &caller.tenant_access(), &rpc.page_tokens)?;
     if let Some(position) = plan.follow {
         let follow_plan = FollowPlan {
             filter: plan.filter,
@@ -88,144 +68,6 @@ pub async fn list(
     );
     tokio::spawn(producer.instrument(tracing::Span::current()));
     Ok(Box::pin(ReceiverStream::new(receiver)))
-}
-
-/// Validates the paging fields; violations of the filter and of paging are
-/// reported together.
-fn plan(
-    body: &pb::ListAuditLogsRequest,
-    filter: Result<AuditLogFilter, AuditError>,
-    keys: &PageTokenKey,
-) -> Result<ListPlan, AuditError> {
-    let mut violations = Violations::default();
-    let filter = match filter {
-        Ok(filter) => Some(filter),
-        Err(AuditError::InvalidArgument(filter_violations)) => {
-            for violation in filter_violations {
-                violations.add(violation.field, violation.description);
-            }
-            None
-        }
-        Err(other) => return Err(other),
-    };
-    if body.follow {
-        if body.order != pb::SortOrder::Unspecified as i32 {
-            violations.add(
-                "order",
-                "must be unspecified with follow: a follow stream is in commit (sequence) order",
-            );
-        }
-        if body.include_total_count {
-            violations.add(
-                "include_total_count",
-                "is not supported with follow: a follow stream has no end to count to",
-            );
-        }
-    }
-    let order = match pb::SortOrder::try_from(body.order) {
-        Ok(pb::SortOrder::Unspecified | pb::SortOrder::NewestFirst) => ListOrder::NewestFirst,
-        Ok(pb::SortOrder::OldestFirst) => ListOrder::OldestFirst,
-        Err(_) => {
-            violations.add("order", format!("unknown SortOrder value {}", body.order));
-            ListOrder::NewestFirst
-        }
-    };
-    let page_size = match body.page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        size if (1..=MAX_PAGE_SIZE as i32).contains(&size) => size as u64,
-        size => {
-            violations.add(
-                "page_size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
-            );
-            DEFAULT_PAGE_SIZE
-        }
-    };
-    let limit = match body.limit {
-        0 => None,
-        limit if limit > 0 => Some(limit as u64),
-        limit => {
-            violations.add(
-                "limit",
-                format!("must be 0 (no limit) or positive, got {limit}"),
-            );
-            None
-        }
-    };
-    // A token is checked only against a valid filter.
-    let Some(filter) = filter else {
-        return Err(violations.into_error());
-    };
-    let binding = binding(&filter, body.filter.clone().unwrap_or_default());
-    if body.follow {
-        let position = if body.page_token.is_empty() {
-            FollowPosition::new()
-        } else {
-            match keys.open_follow(&body.page_token, &binding) {
-                Ok(position) => position,
-                Err(error) => {
-                    violations.add("page_token", token_problem(&error, true));
-                    FollowPosition::new()
-                }
-            }
-        };
-        return violations.into_result(ListPlan {
-            filter,
-            order,
-            page_size,
-            limit,
-            after: None,
-            include_total_count: false,
-            binding,
-            follow: Some(position),
-        });
-    }
-    let after = if body.page_token.is_empty() {
-        None
-    } else {
-        match keys.open(&body.page_token, &binding, order) {
-            Ok(cursor) => Some(cursor),
-            Err(error) => {
-                violations.add("page_token", token_problem(&error, false));
-                None
-            }
-        }
-    };
-    violations.into_result(ListPlan {
-        filter,
-        order,
-        page_size,
-        limit,
-        after,
-        include_total_count: body.include_total_count,
-        binding,
-        follow: None,
-    })
-}
-
-/// Says what is wrong with a refused page token.
-fn token_problem(error: &PageTokenError, follow: bool) -> &'static str {
-    match (error, follow) {
-        (PageTokenError::Malformed, _) => "is malformed or was altered",
-        (PageTokenError::OtherQuery, _) => {
-            "was issued for another filter or order; send the same ones"
-        }
-        (PageTokenError::OtherMode, true) => {
-            "is a List token, not a follow token: start the follow stream without one"
-        }
-        (PageTokenError::OtherMode, false) => "is a follow token: send it with follow set",
-    }
-}
-
-/// Binds a token to the effective tenant scope and the filter as sent, with
-/// the tenant field cleared (the scope already says which tenants).
-fn binding(filter: &AuditLogFilter, mut sent: pb::AuditLogFilter) -> QueryBinding {
-    sent.tenant_id.clear();
-    let scope = match &filter.scope {
-        TenantScope::One(tenant) => tenant.as_str(),
-        TenantScope::All => "",
-    };
-    QueryBinding::new(scope, &sent.encode_to_vec())
 }
 
 /// Reads pages and sends them until the result, the limit, the deadline or

@@ -5,21 +5,15 @@ mod append;
 mod checkpoint;
 mod delete;
 mod describe;
-mod entry;
-mod filter;
 mod follow;
 mod get;
-mod json;
 mod legal_hold;
 mod list;
-mod page_token;
 mod retention;
 mod stats;
-mod timestamp;
 mod verify;
-mod violations;
 
-pub use page_token::PageTokenKey;
+pub use audit_validation::page_token::PageTokenKey;
 
 use crate::checkpoint::Checkpointer;
 use crate::error::AuditError;

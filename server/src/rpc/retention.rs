@@ -3,14 +3,14 @@
 //! every change of the policy is itself an entry in that tenant's chain.
 
 use super::AuditRpc;
-use super::timestamp::from_micros;
-use super::violations::Violations;
 use crate::auth::{Caller, Scope, caller};
+use crate::domain::from_micros;
 use crate::domain::{AuditLogEntry, Outcome, RequestInfo, Target, now_micros};
 use crate::error::AuditError;
 use crate::retention::MAX_RETENTION_DAYS;
 use crate::store::{Pruned, PrunedPoint, RetentionRecord};
 use audit_proto as pb;
+use audit_validation::violations::Violations;
 use serde_json::json;
 use tonic::Request;
 use uuid::Uuid;
@@ -42,7 +42,7 @@ pub async fn set_retention_policy(
             format!("must be at least the server minimum of {minimum_days} days, got {days}"),
         );
     }
-    violations.check_len("reason", &body.reason, MAX_REASON_BYTES);
+    violations.check_text("reason", &body.reason, MAX_REASON_BYTES);
     violations.into_result(())?;
 
     let record = policy_record(caller, &request, &body.tenant_id, days, &body.reason);
@@ -76,6 +76,7 @@ fn check_tenant(violations: &mut Violations, tenant_id: &str) {
     if tenant_id.is_empty() {
         violations.add("tenant_id", "is required");
     }
+    violations.check_no_nul("tenant_id", tenant_id);
 }
 
 /// Builds the entry that records who changed which tenant's policy, to

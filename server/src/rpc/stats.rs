@@ -1,12 +1,12 @@
 //! GetAuditStats: counts under the same filter as List.
 
 use super::AuditRpc;
-use super::filter::decode_filter;
-use super::timestamp::from_micros;
 use crate::auth::{Scope, caller};
+use crate::domain::from_micros;
 use crate::domain::{AuditStatsReport, Granularity};
 use crate::error::AuditError;
 use audit_proto as pb;
+use audit_validation::filter::decode_filter;
 use tonic::Request;
 
 const DEFAULT_TOP: u64 = 10;
@@ -19,7 +19,11 @@ pub async fn stats(
     let caller = caller(&request)?;
     caller.require(Scope::Read)?;
     let body = request.get_ref();
-    let filter = decode_filter("filter.", &body.filter.clone().unwrap_or_default(), caller)?;
+    let filter = decode_filter(
+        "filter.",
+        &body.filter.clone().unwrap_or_default(),
+        &caller.tenant_access(),
+    )?;
     let (bucket, granularity) = match pb::Granularity::try_from(body.bucket) {
         Ok(pb::Granularity::Unspecified | pb::Granularity::Day) => {
             (pb::Granularity::Day, Granularity::Day)

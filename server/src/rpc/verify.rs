@@ -32,7 +32,7 @@ pub async fn verify(
     caller.require(Scope::Read)?;
     let body = request.get_ref();
     let tenant_id = chain_tenant(&body.tenant_id, caller)?;
-    let mut violations = super::violations::Violations::default();
+    let mut violations = audit_validation::violations::Violations::default();
     for (field, value) in [
         ("from_sequence", body.from_sequence),
         ("to_sequence", body.to_sequence),

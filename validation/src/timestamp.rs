@@ -5,8 +5,8 @@ use prost_types::Timestamp;
 
 /// The range a Timestamp may hold: 0001-01-01 to 9999-12-31 (as in the
 /// Timestamp spec), which also keeps microseconds inside an i64.
-const MIN_SECONDS: i64 = -62_135_596_800;
-const MAX_SECONDS: i64 = 253_402_300_799;
+pub const MIN_SECONDS: i64 = -62_135_596_800;
+pub const MAX_SECONDS: i64 = 253_402_300_799;
 
 /// Returns the time in microseconds (sub-microsecond digits are dropped),
 /// or None when the Timestamp is out of range or malformed.

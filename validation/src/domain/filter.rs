@@ -1,7 +1,8 @@
-//! The validated form of `AuditLogFilter`, the list order and the keyset
-//! cursor.
+//! The validated form of `AuditLogFilter`, the list order, the keyset
+//! cursor and a follow stream's position.
 
 use super::{ActorType, IpRange, Micros, Outcome};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Which tenants a query may see.
@@ -77,6 +78,10 @@ pub enum ListOrder {
     NewestFirst,
     OldestFirst,
 }
+
+/// Where a follow stream stands: per tenant, the last sequence it has read
+/// past (delivered, or skipped as not matching the filter).
+pub type FollowPosition = BTreeMap<String, i64>;
 
 /// A position in a listing: the last entry already delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

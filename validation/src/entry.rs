@@ -1,12 +1,12 @@
 //! `AuditLogInput` → validated [`AuditLogEntry`], and [`AuditLogEntry`] →
 //! `AuditLog`.
 
-use super::json::struct_to_json;
-use super::timestamp::to_micros;
-use super::violations::Violations;
 use crate::domain::{
     Actor, ActorType, AuditLogEntry, Micros, Outcome, RequestInfo, Target, entry_to_message,
 };
+use crate::json::struct_to_json;
+use crate::timestamp::to_micros;
+use crate::violations::Violations;
 use audit_proto as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -18,9 +18,9 @@ pub const MAX_ACTION_BYTES: usize = 256;
 /// Largest metadata, as encoded on the wire.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Longest identifier-like field (ids, names, emails, keys).
-const MAX_FIELD_BYTES: usize = 1024;
+pub const MAX_FIELD_BYTES: usize = 1024;
 /// Longest user agent or request path.
-const MAX_TEXT_BYTES: usize = 4096;
+pub const MAX_TEXT_BYTES: usize = 4096;
 
 /// Validates one input; violations are named `{path}.{field}`.
 pub fn decode_entry(
@@ -57,7 +57,7 @@ pub fn decode_entry(
         ("name", &actor.name),
         ("email", &actor.email),
     ] {
-        violations.check_len(format!("{path}.actor.{field}"), value, MAX_FIELD_BYTES);
+        violations.check_text(format!("{path}.actor.{field}"), value, MAX_FIELD_BYTES);
     }
 
     let target = input.target.clone().unwrap_or_default();
@@ -66,7 +66,7 @@ pub fn decode_entry(
         ("id", &target.id),
         ("name", &target.name),
     ] {
-        violations.check_len(format!("{path}.target.{field}"), value, MAX_FIELD_BYTES);
+        violations.check_text(format!("{path}.target.{field}"), value, MAX_FIELD_BYTES);
     }
 
     let result = Outcome::try_from(input.result).unwrap_or_else(|_| {
@@ -92,19 +92,19 @@ pub fn decode_entry(
                 None
             })
     };
-    violations.check_len(
+    violations.check_text(
         format!("{path}.user_agent"),
         &input.user_agent,
         MAX_TEXT_BYTES,
     );
 
     let request = input.request.clone().unwrap_or_default();
-    violations.check_len(
+    violations.check_text(
         format!("{path}.request.method"),
         &request.method,
         MAX_FIELD_BYTES,
     );
-    violations.check_len(
+    violations.check_text(
         format!("{path}.request.path"),
         &request.path,
         MAX_TEXT_BYTES,
@@ -127,18 +127,18 @@ pub fn decode_entry(
                     format!("must be at most {MAX_METADATA_BYTES} bytes encoded, got {size}"),
                 );
             }
-            struct_to_json(fields).unwrap_or_else(|| {
-                violations.add(format!("{path}.metadata"), "numbers must be finite");
+            struct_to_json(fields).unwrap_or_else(|problem| {
+                violations.add(format!("{path}.metadata"), problem.description());
                 serde_json::Value::Null
             })
         }
     };
-    violations.check_len(
+    violations.check_text(
         format!("{path}.request_id"),
         &input.request_id,
         MAX_FIELD_BYTES,
     );
-    violations.check_len(
+    violations.check_text(
         format!("{path}.idempotency_key"),
         &input.idempotency_key,
         MAX_FIELD_BYTES,
@@ -213,4 +213,55 @@ fn check_action(field: &str, action: &str, violations: &mut Violations) {
 /// Encodes a stored entry for the wire.
 pub fn encode_entry(entry: AuditLogEntry) -> pb::AuditLog {
     entry_to_message(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violated_fields(input: &pb::AuditLogInput) -> Vec<String> {
+        let mut violations = Violations::default();
+        let entry = decode_entry("entries[0]", input, "acme", 0, &mut violations);
+        match violations.into_result(entry) {
+            Ok(_) => Vec::new(),
+            Err(crate::ValidationError::InvalidArgument(violations)) => violations
+                .into_iter()
+                .map(|violation| violation.field)
+                .collect(),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // Found by the append_request fuzz target: an actor email holding NUL
+    // passed validation, and Postgres refuses NUL in text columns.
+    #[test]
+    fn nul_in_any_text_field_is_a_violation() {
+        let input = pb::AuditLogInput {
+            action: "user.login".into(),
+            actor: Some(pb::Actor {
+                email: "ada@\0example.com".into(),
+                ..Default::default()
+            }),
+            user_agent: "curl\0".into(),
+            idempotency_key: "\0".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            violated_fields(&input),
+            [
+                "entries[0].actor.email",
+                "entries[0].user_agent",
+                "entries[0].idempotency_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plain_entry_passes() {
+        let input = pb::AuditLogInput {
+            action: "user.login".into(),
+            ..Default::default()
+        };
+        assert!(violated_fields(&input).is_empty());
+    }
 }

@@ -15,7 +15,7 @@ pub use chain::{
     DELETED_DIGEST_KEY, DELETED_SEQUENCE_KEY,
 };
 pub use entry::{Actor, AuditLogEntry, RequestInfo, Target};
-pub use filter::{ActionMatch, AuditLogFilter, Cursor, ListOrder, TenantScope};
+pub use filter::{ActionMatch, AuditLogFilter, Cursor, FollowPosition, ListOrder, TenantScope};
 pub use ip::{IpRange, ip_from_key, ip_to_key};
 pub use message::{entry_to_message, json_to_struct};
 pub use stats::{ActorCount, AuditStatsReport, Granularity, HistogramBucket};
