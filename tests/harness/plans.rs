@@ -7,6 +7,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
 };
 use serde_json::Value as Json;
+use std::collections::HashMap;
 
 /// Starts a Postgres test server and opens a second connection to its
 /// database, for loading rows in bulk and for EXPLAIN.
@@ -23,6 +24,10 @@ pub async fn spawn_postgres_with_connection() -> (TestApp, DatabaseConnection) {
 }
 
 /// Returns the plan Postgres chooses for `sql` with `values` bound to `$1…`.
+/// A scan of a partition names the partitioned table as its `relation`
+/// and the partitioned index as its `index` (the partition itself is in
+/// `partition`), so the rules about `audit_logs` and its indexes hold for
+/// every partition.
 pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> PlanNode {
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -37,7 +42,29 @@ pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -
     let json: Json = row
         .try_get_by_index(0)
         .expect("EXPLAIN (FORMAT JSON) returns JSON");
-    PlanNode::from_json(&json[0]["Plan"])
+    let mut plan = PlanNode::from_json(&json[0]["Plan"]);
+    plan.name_partitions_by_root(&partition_roots(db).await);
+    plan
+}
+
+/// Returns, for every partition and partition index, the name of the
+/// partitioned table or index at the root of its tree.
+async fn partition_roots(db: &impl ConnectionTrait) -> HashMap<String, String> {
+    let statement = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT c.relname::text, r.relname::text FROM pg_class c \
+         JOIN pg_class r ON r.oid = pg_partition_root(c.oid) WHERE c.relispartition",
+    );
+    db.query_all_raw(statement)
+        .await
+        .unwrap_or_else(|error| panic!("reading the partitions failed: {error}"))
+        .iter()
+        .map(|row| {
+            let partition: String = row.try_get_by_index(0).expect("a partition name");
+            let root: String = row.try_get_by_index(1).expect("its root's name");
+            (partition, root)
+        })
+        .collect()
 }
 
 /// Returns the plan Postgres chooses for `sql` when sorting is priced out
@@ -62,7 +89,11 @@ pub async fn explain_without_sorting(
 pub struct PlanNode {
     /// `Seq Scan`, `Index Scan`, `Sort`, `Limit`, …
     pub node_type: String,
+    /// The table read; for a partition, its partitioned table.
     pub relation: Option<String>,
+    /// The partition read, when `relation` is partitioned.
+    pub partition: Option<String>,
+    /// The index read; for a partition's index, the partitioned index.
     pub index: Option<String>,
     /// `Sorted` or `Hashed` for an aggregate.
     pub strategy: Option<String>,
@@ -80,6 +111,7 @@ impl PlanNode {
         Self {
             node_type: text("Node Type").unwrap_or_default(),
             relation: text("Relation Name"),
+            partition: None,
             index: text("Index Name"),
             strategy: text("Strategy"),
             direction: text("Scan Direction"),
@@ -91,6 +123,27 @@ impl PlanNode {
                 .map(|plans| plans.iter().map(Self::from_json).collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// Renames partitions and their indexes after their roots.
+    fn name_partitions_by_root(&mut self, roots: &HashMap<String, String>) {
+        if let Some(root) = self.relation.as_ref().and_then(|name| roots.get(name)) {
+            self.partition = self.relation.replace(root.clone());
+        }
+        if let Some(root) = self.index.as_ref().and_then(|name| roots.get(name)) {
+            self.index = Some(root.clone());
+        }
+        for child in &mut self.children {
+            child.name_partitions_by_root(roots);
+        }
+    }
+
+    /// Returns the partitions this plan reads, in plan order.
+    pub fn partitions_read(&self) -> Vec<&str> {
+        self.nodes()
+            .into_iter()
+            .filter_map(|node| node.partition.as_deref())
+            .collect()
     }
 
     /// Returns this node and every node below it, depth first.
@@ -175,6 +228,9 @@ impl PlanNode {
         }
         if let Some(relation) = &self.relation {
             line.push_str(&format!(" on {relation}"));
+        }
+        if let Some(partition) = &self.partition {
+            line.push_str(&format!(" ({partition})"));
         }
         if let Some(cond) = &self.index_cond {
             line.push_str(&format!(" [cond {cond}]"));
