@@ -47,13 +47,21 @@ pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -
     plan
 }
 
-/// Returns, for every partition and partition index, the name of the
-/// partitioned table or index at the root of its tree.
-async fn partition_roots(db: &impl ConnectionTrait) -> HashMap<String, String> {
+/// A partition or partition index: the partitioned table or index at the
+/// root of its tree, and whether it is a partition that the last ANALYZE
+/// found empty (`reltuples` 0; -1 means never analyzed).
+struct PartitionOf {
+    root: String,
+    empty: bool,
+}
+
+/// Returns every partition and partition index by name.
+async fn partition_roots(db: &impl ConnectionTrait) -> HashMap<String, PartitionOf> {
     let statement = Statement::from_string(
         DbBackend::Postgres,
-        "SELECT c.relname::text, r.relname::text FROM pg_class c \
-         JOIN pg_class r ON r.oid = pg_partition_root(c.oid) WHERE c.relispartition",
+        "SELECT c.relname::text, r.relname::text, c.relkind = 'r' AND c.reltuples = 0 \
+         FROM pg_class c JOIN pg_class r ON r.oid = pg_partition_root(c.oid) \
+         WHERE c.relispartition",
     );
     db.query_all_raw(statement)
         .await
@@ -62,7 +70,8 @@ async fn partition_roots(db: &impl ConnectionTrait) -> HashMap<String, String> {
         .map(|row| {
             let partition: String = row.try_get_by_index(0).expect("a partition name");
             let root: String = row.try_get_by_index(1).expect("its root's name");
-            (partition, root)
+            let empty: bool = row.try_get_by_index(2).expect("whether it is empty");
+            (partition, PartitionOf { root, empty })
         })
         .collect()
 }
@@ -93,6 +102,10 @@ pub struct PlanNode {
     pub relation: Option<String>,
     /// The partition read, when `relation` is partitioned.
     pub partition: Option<String>,
+    /// The partition read held no rows at the last ANALYZE: reading it
+    /// costs nothing, however it is read (the planner often picks a
+    /// sequential scan of such a partition, rightly).
+    pub empty_partition: bool,
     /// The index read; for a partition's index, the partitioned index.
     pub index: Option<String>,
     /// `Sorted` or `Hashed` for an aggregate.
@@ -112,6 +125,7 @@ impl PlanNode {
             node_type: text("Node Type").unwrap_or_default(),
             relation: text("Relation Name"),
             partition: None,
+            empty_partition: false,
             index: text("Index Name"),
             strategy: text("Strategy"),
             direction: text("Scan Direction"),
@@ -126,12 +140,13 @@ impl PlanNode {
     }
 
     /// Renames partitions and their indexes after their roots.
-    fn name_partitions_by_root(&mut self, roots: &HashMap<String, String>) {
-        if let Some(root) = self.relation.as_ref().and_then(|name| roots.get(name)) {
-            self.partition = self.relation.replace(root.clone());
+    fn name_partitions_by_root(&mut self, roots: &HashMap<String, PartitionOf>) {
+        if let Some(of) = self.relation.as_ref().and_then(|name| roots.get(name)) {
+            self.partition = self.relation.replace(of.root.clone());
+            self.empty_partition = of.empty;
         }
-        if let Some(root) = self.index.as_ref().and_then(|name| roots.get(name)) {
-            self.index = Some(root.clone());
+        if let Some(of) = self.index.as_ref().and_then(|name| roots.get(name)) {
+            self.index = Some(of.root.clone());
         }
         for child in &mut self.children {
             child.name_partitions_by_root(roots);
@@ -161,6 +176,15 @@ impl PlanNode {
         self.nodes()
             .into_iter()
             .filter(|node| node.relation.as_deref() == Some(table))
+            .collect()
+    }
+
+    /// Returns the scans of `table` that read rows: every scan but those of
+    /// partitions found empty.
+    pub fn scans_of_rows(&self, table: &str) -> Vec<&PlanNode> {
+        self.scans_of(table)
+            .into_iter()
+            .filter(|scan| !scan.empty_partition)
             .collect()
     }
 
@@ -202,10 +226,11 @@ impl PlanNode {
     /// Whether rows of `table` reach this node as rows. An aggregate turns
     /// them into groups, and a limit caps them: a sort above a `Limit` (the
     /// merge of one limited scan per tenant, say) orders at most that many
-    /// rows per loop, whatever the table's size.
+    /// rows per loop, whatever the table's size. A partition found empty
+    /// feeds none.
     fn feeds_rows_of(&self, table: &str) -> bool {
         if self.relation.as_deref() == Some(table) {
-            return true;
+            return !self.empty_partition;
         }
         !matches!(self.node_type.as_str(), "Aggregate" | "Limit")
             && self.children.iter().any(|child| child.feeds_rows_of(table))
@@ -230,7 +255,8 @@ impl PlanNode {
             line.push_str(&format!(" on {relation}"));
         }
         if let Some(partition) = &self.partition {
-            line.push_str(&format!(" ({partition})"));
+            let empty = if self.empty_partition { ", empty" } else { "" };
+            line.push_str(&format!(" ({partition}{empty})"));
         }
         if let Some(cond) = &self.index_cond {
             line.push_str(&format!(" [cond {cond}]"));
