@@ -6,8 +6,10 @@
 //!   a given `now` (the job passes the clock; tests pass a later time).
 //! - [`task`]: the periodic job.
 //!
-//! The SQL lives in `store::retention`; this module decides what a round
-//! does with each tenant, signs pruned points and builds the purge record.
+//! The SQL lives in `store::retention` (and, for the months a round drops
+//! whole on Postgres, `store::partition_retention`); this module decides
+//! what a round does with each tenant, signs pruned points and builds the
+//! purge record.
 
 pub mod task;
 
