@@ -17,6 +17,7 @@ use audit_server::domain::{
     Actor, ActorType, AuditLogEntry, Outcome, RequestInfo, Target, now_micros,
 };
 use audit_server::retention::{PurgeOutcome, RetentionSettings, TenantPurge, purge_expired};
+use audit_server::store::Migrator;
 use audit_server::store::{MONTHS_AHEAD, ReceiptMonth};
 use audit_tests::app::TEST_SIGNING_SEED;
 use audit_tests::plans::{explain, spawn_postgres_with_connection};
@@ -24,6 +25,7 @@ use audit_tests::{
     ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, input, on_both_backends, verify_chain,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -431,4 +433,59 @@ async fn a_month_with_a_tenant_on_legal_hold_is_kept_and_purged_in_batches(backe
     assert_intact(&app, ACME, 4).await;
     // Nothing of globex went: 2 old, 1 new, the policy and hold records.
     assert_intact(&app, GLOBEX, 5).await;
+}
+
+#[tokio::test]
+async fn the_migration_partitions_rows_of_every_month_and_rolls_back_to_one_table() {
+    let (mut app, db) = spawn_postgres_with_connection().await;
+    let past = now_micros() - 100 * DAY_MICROS;
+    let entries = (0..3)
+        .map(|n| received_at(ACME, "user.login", past + n))
+        .collect();
+    app.store().append(ACME, entries).await.expect("append");
+    app.seed(ACME, vec![input("user.logout").idempotency_key("logout-1")])
+        .await;
+    app.stop_server().await;
+
+    // Back to one table, as the release before partitioning left it: every
+    // row kept, and its unique indexes back.
+    Migrator::down(app.store().connection(), Some(1))
+        .await
+        .expect("migrate down");
+    let partitioned = "SELECT COUNT(*) FROM pg_partitioned_table \
+                       WHERE partrelid = 'audit_logs'::regclass";
+    assert_eq!(scalar(&db, partitioned).await, 0);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM audit_logs").await, 4);
+    let unique = "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'audit_logs' \
+                  AND indexname IN ('audit_logs_idempotency_key_uq', 'audit_logs_sequence_uq')";
+    assert_eq!(scalar(&db, unique).await, 2);
+
+    // Startup migrates up: the old month gets a partition of its own.
+    app.start_server().await;
+    assert_eq!(scalar(&db, partitioned).await, 1);
+    let old_month = format!("SELECT COUNT(*) FROM {}", partition_of(past));
+    assert_eq!(scalar(&db, &old_month).await, 3);
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM audit_logs_default").await,
+        0
+    );
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM audit_idempotency_keys").await,
+        1
+    );
+    let retried = app
+        .seed(ACME, vec![input("user.logout").idempotency_key("logout-1")])
+        .await;
+    assert_eq!(
+        app.list(ACME, Default::default())
+            .await
+            .expect("list")
+            .len(),
+        4
+    );
+    assert_eq!(
+        app.get(ACME, &retried[0]).await.expect("get").action,
+        "user.logout"
+    );
+    assert_intact(&app, ACME, 4).await;
 }
