@@ -489,3 +489,30 @@ async fn the_migration_partitions_rows_of_every_month_and_rolls_back_to_one_tabl
     );
     assert_intact(&app, ACME, 4).await;
 }
+
+#[tokio::test]
+async fn a_month_with_a_tenant_without_policy_is_kept() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let month = a_past_month_and_this_one(&app).await;
+    app.admin()
+        .stub()
+        .set_retention_policy(SetRetentionPolicyRequest {
+            tenant_id: GLOBEX.to_owned(),
+            retention_days: 0,
+            reason: "kept for good".to_owned(),
+        })
+        .await
+        .expect("clear policy");
+
+    let report = purge_past_month(&app).await;
+
+    assert_eq!(purged_range(&report, ACME), Some((1, 3)), "{report:?}");
+    let partitions = app.store().partition_names().await.expect("partitions");
+    assert!(
+        partitions.contains(&month),
+        "{month} dropped: {partitions:?}"
+    );
+    assert_intact(&app, ACME, 4).await;
+    // 2 old, 1 new, the policy set and cleared.
+    assert_intact(&app, GLOBEX, 5).await;
+}

@@ -29,6 +29,9 @@ use crate::domain::{Micros, now_micros};
 use audit_proto::integrity::GENESIS_HASH;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
 /// How long the drop waits for its locks (DROP TABLE locks the whole
 /// `audit_logs` briefly) before leaving the month to the next round.
 const DROP_LOCK_TIMEOUT: &str = "10s";
@@ -92,7 +95,8 @@ impl AuditStore {
             if month >= live || month >= purge_month || ends > oldest_cutoff {
                 break;
             }
-            let Some(walked) = walk_month(&self.db, name, now, minimum_days, batch_size).await?
+            let Some(walked) =
+                walk_month(&self.db, month, name, now, minimum_days, batch_size).await?
             else {
                 continue;
             };
@@ -169,11 +173,16 @@ impl AuditStore {
 /// verify, None when any tenant keeps the month.
 async fn walk_month(
     db: &DatabaseConnection,
+    month: ReceiptMonth,
     partition: &str,
     now: Micros,
     minimum_days: i32,
     batch_size: u64,
 ) -> Result<Option<Vec<WalkedPrefix>>, DbErr> {
+    let ends = month.next().first_micros().unwrap_or(Micros::MAX);
+    if kept_by_some_tenant(db, partition, now.saturating_sub(ends), minimum_days).await? {
+        return Ok(None);
+    }
     let shares = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -210,6 +219,38 @@ async fn walk_month(
         }
     }
     Ok(Some(walked))
+}
+
+/// Returns whether some tenant with an entry in `partition` certainly keeps
+/// it: one on legal hold, without a policy, or whose policy (never under
+/// `minimum_days`) is longer than `age` (the time since the month ended).
+/// One primary-key probe of the partition per such tenant, rather than a
+/// scan of the month: a month kept for years (by a tenant without a policy,
+/// say) costs each purge round a few index lookups.
+async fn kept_by_some_tenant(
+    db: &DatabaseConnection,
+    partition: &str,
+    age: Micros,
+    minimum_days: i32,
+) -> Result<bool, DbErr> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM audit_tenants t \
+         WHERE (EXISTS (SELECT 1 FROM audit_legal_holds h WHERE h.tenant_id = t.tenant_id) \
+           OR NOT EXISTS (SELECT 1 FROM audit_retention r WHERE r.tenant_id = t.tenant_id \
+             AND r.retention_days > 0 \
+             AND GREATEST(r.retention_days, $1)::int8 * {DAY_MICROS} <= $2)) \
+         AND EXISTS (SELECT 1 FROM {partition} l WHERE l.tenant_id = t.tenant_id))"
+    );
+    let kept = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [minimum_days.into(), age.into()],
+        ))
+        .await?
+        .map(|row| row.try_get_by_index::<bool>(0))
+        .transpose()?;
+    Ok(kept.unwrap_or(true))
 }
 
 /// Walks one tenant's chain from its pruned point through `through` as
