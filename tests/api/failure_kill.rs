@@ -22,6 +22,9 @@ const BATCH: usize = 1000;
 /// Kill once this many events are acknowledged: mid-load, with batches in
 /// flight on every client.
 const KILL_AFTER: usize = EVENTS / 4;
+/// The load must reach the kill point within this bound: generous, because
+/// CI runs this debug build beside the rest of the suite on two cores.
+const LOAD_BOUND: Duration = Duration::from_secs(240);
 
 on_both_backends!(acknowledged_appends_survive_kill_9_without_duplicates);
 async fn acknowledged_appends_survive_kill_9_without_duplicates(backend: Backend) {
@@ -38,7 +41,7 @@ async fn acknowledged_appends_survive_kill_9_without_duplicates(backend: Backend
 
     while acked.load(Ordering::Relaxed) < KILL_AFTER {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < LOAD_BOUND,
             "the load did not reach {KILL_AFTER} acknowledged events"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;

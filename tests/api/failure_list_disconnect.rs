@@ -1,6 +1,6 @@
 //! Failure contract, point 4: a client that goes away in the middle of a
 //! large List frees the server's database connection within a second.
-//! (A follow-stream variant belongs with follow mode.)
+//! (failure_follow_disconnect.rs holds the follow-stream variant.)
 
 use audit_proto::ListAuditLogsRequest;
 use audit_tests::database_activity::{Observer, wait_until_pool_idle};

@@ -14,6 +14,7 @@ mod client_retry;
 mod delete;
 mod describe_filters;
 mod failure_deadline;
+mod failure_follow_disconnect;
 mod failure_kill;
 mod failure_list_disconnect;
 mod failure_postgres_outage;

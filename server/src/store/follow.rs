@@ -28,7 +28,8 @@ impl AuditStore {
 
     /// Returns at most `limit` entries of `tenant_id` matching `filter` with
     /// `after < sequence <= through`, in sequence order: a range scan of the
-    /// unique `(tenant_id, sequence)` index.
+    /// unique `(tenant_id, sequence)` index. Like a List page, the read
+    /// stops on the database if the follower leaves while it runs.
     pub async fn follow_page(
         &self,
         filter: &AuditLogFilter,
@@ -37,14 +38,15 @@ impl AuditStore {
         through: i64,
         limit: u64,
     ) -> Result<Vec<AuditLogEntry>, StoreError> {
-        let rows = audit_log::Entity::find()
+        let query = audit_log::Entity::find()
             .filter(filter_condition(filter))
             .filter(audit_log::Column::TenantId.eq(tenant_id))
             .filter(audit_log::Column::Sequence.gt(after))
             .filter(audit_log::Column::Sequence.lte(through))
             .order_by(audit_log::Column::Sequence, Order::Asc)
-            .limit(limit)
-            .all(&self.db)
+            .limit(limit);
+        let rows = self
+            .cancellable_read(|txn| Box::pin(query.all(txn)))
             .await?;
         rows.into_iter().map(model_to_entry).collect()
     }
