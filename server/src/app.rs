@@ -46,11 +46,17 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects and migrates the database, then binds the listen address
+    /// Connects and migrates the database, prepares the partitions of the
+    /// coming months (Postgres), then binds the listen address
     /// (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let store = AuditStore::connect(&settings.database_url).await?;
         store.migrate().await?;
+        // A failure here only sends appends to the DEFAULT partition until
+        // the daily upkeep succeeds: not a reason to refuse to serve.
+        if let Err(error) = crate::partitions::prepare(&store).await {
+            tracing::warn!(%error, "audit log partition upkeep failed at start");
+        }
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartupError::Bind {
@@ -146,6 +152,8 @@ impl Application {
             ))
         });
 
+        let partition_task = tokio::spawn(crate::partitions::task::run_periodic(store.clone()));
+
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let health_task = tokio::spawn(watch_database(
             store,
@@ -225,6 +233,7 @@ impl Application {
         if let Some(purge_task) = purge_task {
             purge_task.abort();
         }
+        partition_task.abort();
         outcome
     }
 }

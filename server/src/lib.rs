@@ -8,6 +8,7 @@
 //! - [`auth`]: bearer tokens (JWT or API key) become a [`auth::Caller`].
 //! - [`checkpoint`]: the signing key and signed checkpoints of chain heads.
 //! - [`retention`]: retention policies and the purge of expired entries.
+//! - [`partitions`]: upkeep of the monthly partitions of the audit log.
 //! - [`rpc`]: one file per RPC: decode and validate, call the store, encode.
 //! - [`domain`]: validated entries, filters, cursors and stats (from
 //!   `audit-validation`, which also holds request validation and page tokens).
@@ -25,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod follow;
 pub mod metrics;
+pub mod partitions;
 pub mod retention;
 pub mod rpc;
 mod rpc_trace;

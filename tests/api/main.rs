@@ -31,6 +31,7 @@ mod list_filters;
 mod list_paging;
 mod message_size;
 mod metrics;
+mod partitions;
 mod query_plans;
 mod recorder;
 mod retention;

@@ -7,6 +7,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
 };
 use serde_json::Value as Json;
+use std::collections::HashMap;
 
 /// Starts a Postgres test server and opens a second connection to its
 /// database, for loading rows in bulk and for EXPLAIN.
@@ -23,6 +24,10 @@ pub async fn spawn_postgres_with_connection() -> (TestApp, DatabaseConnection) {
 }
 
 /// Returns the plan Postgres chooses for `sql` with `values` bound to `$1…`.
+/// A scan of a partition names the partitioned table as its `relation`
+/// and the partitioned index as its `index` (the partition itself is in
+/// `partition`), so the rules about `audit_logs` and its indexes hold for
+/// every partition.
 pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> PlanNode {
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -37,7 +42,38 @@ pub async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -
     let json: Json = row
         .try_get_by_index(0)
         .expect("EXPLAIN (FORMAT JSON) returns JSON");
-    PlanNode::from_json(&json[0]["Plan"])
+    let mut plan = PlanNode::from_json(&json[0]["Plan"]);
+    plan.name_partitions_by_root(&partition_roots(db).await);
+    plan
+}
+
+/// A partition or partition index: the partitioned table or index at the
+/// root of its tree, and whether it is a partition that the last ANALYZE
+/// found empty (`reltuples` 0; -1 means never analyzed).
+struct PartitionOf {
+    root: String,
+    empty: bool,
+}
+
+/// Returns every partition and partition index by name.
+async fn partition_roots(db: &impl ConnectionTrait) -> HashMap<String, PartitionOf> {
+    let statement = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT c.relname::text, r.relname::text, c.relkind = 'r' AND c.reltuples = 0 \
+         FROM pg_class c JOIN pg_class r ON r.oid = pg_partition_root(c.oid) \
+         WHERE c.relispartition",
+    );
+    db.query_all_raw(statement)
+        .await
+        .unwrap_or_else(|error| panic!("reading the partitions failed: {error}"))
+        .iter()
+        .map(|row| {
+            let partition: String = row.try_get_by_index(0).expect("a partition name");
+            let root: String = row.try_get_by_index(1).expect("its root's name");
+            let empty: bool = row.try_get_by_index(2).expect("whether it is empty");
+            (partition, PartitionOf { root, empty })
+        })
+        .collect()
 }
 
 /// Returns the plan Postgres chooses for `sql` when sorting is priced out
@@ -62,7 +98,15 @@ pub async fn explain_without_sorting(
 pub struct PlanNode {
     /// `Seq Scan`, `Index Scan`, `Sort`, `Limit`, …
     pub node_type: String,
+    /// The table read; for a partition, its partitioned table.
     pub relation: Option<String>,
+    /// The partition read, when `relation` is partitioned.
+    pub partition: Option<String>,
+    /// The partition read held no rows at the last ANALYZE: reading it
+    /// costs nothing, however it is read (the planner often picks a
+    /// sequential scan of such a partition, rightly).
+    pub empty_partition: bool,
+    /// The index read; for a partition's index, the partitioned index.
     pub index: Option<String>,
     /// `Sorted` or `Hashed` for an aggregate.
     pub strategy: Option<String>,
@@ -80,6 +124,8 @@ impl PlanNode {
         Self {
             node_type: text("Node Type").unwrap_or_default(),
             relation: text("Relation Name"),
+            partition: None,
+            empty_partition: false,
             index: text("Index Name"),
             strategy: text("Strategy"),
             direction: text("Scan Direction"),
@@ -91,6 +137,28 @@ impl PlanNode {
                 .map(|plans| plans.iter().map(Self::from_json).collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// Renames partitions and their indexes after their roots.
+    fn name_partitions_by_root(&mut self, roots: &HashMap<String, PartitionOf>) {
+        if let Some(of) = self.relation.as_ref().and_then(|name| roots.get(name)) {
+            self.partition = self.relation.replace(of.root.clone());
+            self.empty_partition = of.empty;
+        }
+        if let Some(of) = self.index.as_ref().and_then(|name| roots.get(name)) {
+            self.index = Some(of.root.clone());
+        }
+        for child in &mut self.children {
+            child.name_partitions_by_root(roots);
+        }
+    }
+
+    /// Returns the partitions this plan reads, in plan order.
+    pub fn partitions_read(&self) -> Vec<&str> {
+        self.nodes()
+            .into_iter()
+            .filter_map(|node| node.partition.as_deref())
+            .collect()
     }
 
     /// Returns this node and every node below it, depth first.
@@ -108,6 +176,15 @@ impl PlanNode {
         self.nodes()
             .into_iter()
             .filter(|node| node.relation.as_deref() == Some(table))
+            .collect()
+    }
+
+    /// Returns the scans of `table` that read rows: every scan but those of
+    /// partitions found empty.
+    pub fn scans_of_rows(&self, table: &str) -> Vec<&PlanNode> {
+        self.scans_of(table)
+            .into_iter()
+            .filter(|scan| !scan.empty_partition)
             .collect()
     }
 
@@ -149,10 +226,11 @@ impl PlanNode {
     /// Whether rows of `table` reach this node as rows. An aggregate turns
     /// them into groups, and a limit caps them: a sort above a `Limit` (the
     /// merge of one limited scan per tenant, say) orders at most that many
-    /// rows per loop, whatever the table's size.
+    /// rows per loop, whatever the table's size. A partition found empty
+    /// feeds none.
     fn feeds_rows_of(&self, table: &str) -> bool {
         if self.relation.as_deref() == Some(table) {
-            return true;
+            return !self.empty_partition;
         }
         !matches!(self.node_type.as_str(), "Aggregate" | "Limit")
             && self.children.iter().any(|child| child.feeds_rows_of(table))
@@ -175,6 +253,10 @@ impl PlanNode {
         }
         if let Some(relation) = &self.relation {
             line.push_str(&format!(" on {relation}"));
+        }
+        if let Some(partition) = &self.partition {
+            let empty = if self.empty_partition { ", empty" } else { "" };
+            line.push_str(&format!(" ({partition}{empty})"));
         }
         if let Some(cond) = &self.index_cond {
             line.push_str(&format!(" [cond {cond}]"));

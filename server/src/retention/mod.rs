@@ -6,8 +6,10 @@
 //!   a given `now` (the job passes the clock; tests pass a later time).
 //! - [`task`]: the periodic job.
 //!
-//! The SQL lives in `store::retention`; this module decides what a round
-//! does with each tenant, signs pruned points and builds the purge record.
+//! The SQL lives in `store::retention` (and, for the months a round drops
+//! whole on Postgres, `store::partition_retention`); this module decides
+//! what a round does with each tenant, signs pruned points and builds the
+//! purge record.
 
 pub mod task;
 
@@ -18,6 +20,7 @@ use crate::domain::{
 use crate::store::{AuditStore, PrunedSeal, PurgeBatch, StoreError, expiry_cutoff};
 use audit_proto::checkpoint::canonical_pruned_checkpoint_bytes;
 use serde_json::json;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -95,9 +98,11 @@ pub async fn purge_expired(
     settings: &RetentionSettings,
     now: Micros,
 ) -> Result<Vec<TenantPurge>, StoreError> {
+    let dropped = drop_expired_months(store, signer, settings, now).await;
     let mut report = Vec::new();
     for tenant_id in store.tenants_with_retention().await? {
-        let outcome = match purge_tenant(store, signer, settings, &tenant_id, now).await {
+        let before = dropped.get(&tenant_id).copied();
+        let outcome = match purge_tenant(store, signer, settings, &tenant_id, now, before).await {
             Ok(outcome) => outcome,
             Err(error) => PurgeOutcome::Failed(error.to_string()),
         };
@@ -107,23 +112,74 @@ pub async fn purge_expired(
     Ok(report)
 }
 
-/// Purges one tenant, batch after batch, then records what was purged.
+/// On Postgres, drops the past months whose every entry has expired (see
+/// `store::partition_retention`); returns, per tenant, the links purged
+/// with them. A failure only leaves the work to the batches.
+async fn drop_expired_months(
+    store: &AuditStore,
+    signer: &CheckpointSigner,
+    settings: &RetentionSettings,
+    now: Micros,
+) -> HashMap<String, (i64, i64)> {
+    let seal = |tenant: &str, sequence: i64, hash: &[u8; 32], time: Micros| {
+        seal_pruned(signer, tenant, sequence, hash, time)
+    };
+    let dropped = store
+        .drop_expired_partitions(
+            now,
+            settings.minimum_days,
+            u64::from(settings.batch_size.max(1)),
+            &seal,
+        )
+        .await;
+    let mut purged: HashMap<String, (i64, i64)> = HashMap::new();
+    match dropped {
+        Ok(dropped) => {
+            for share in dropped.into_iter().flat_map(|month| month.purged) {
+                let range = purged
+                    .entry(share.tenant_id)
+                    .or_insert((share.from, share.through));
+                range.1 = share.through;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "dropping expired partitions failed; purging in batches")
+        }
+    }
+    purged
+}
+
+/// Signs "`tenant` purged through `sequence` whose link has `hash`, at
+/// `time`" with the server's checkpoint key.
+fn seal_pruned(
+    signer: &CheckpointSigner,
+    tenant: &str,
+    sequence: i64,
+    hash: &[u8; 32],
+    time: Micros,
+) -> PrunedSeal {
+    let key_id = signer.key_id().to_owned();
+    let bytes = canonical_pruned_checkpoint_bytes(tenant, sequence, hash, time, &key_id);
+    PrunedSeal {
+        signature: signer.sign(&bytes),
+        key_id,
+    }
+}
+
+/// Purges one tenant, batch after batch, then records what was purged
+/// (with `dropped`, the links its dropped partitions already took).
 async fn purge_tenant(
     store: &AuditStore,
     signer: &CheckpointSigner,
     settings: &RetentionSettings,
     tenant_id: &str,
     now: Micros,
+    dropped: Option<(i64, i64)>,
 ) -> Result<PurgeOutcome, StoreError> {
     let seal = |tenant: &str, sequence: i64, hash: &[u8; 32], time: Micros| {
-        let key_id = signer.key_id().to_owned();
-        let bytes = canonical_pruned_checkpoint_bytes(tenant, sequence, hash, time, &key_id);
-        PrunedSeal {
-            signature: signer.sign(&bytes),
-            key_id,
-        }
+        seal_pruned(signer, tenant, sequence, hash, time)
     };
-    let mut purged: Option<(i64, i64)> = None;
+    let mut purged: Option<(i64, i64)> = dropped;
     let mut batches = 0;
     let stopped = loop {
         let started = Instant::now();

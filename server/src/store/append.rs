@@ -1,38 +1,24 @@
 //! Appending a batch: the tenant's chain head locked once, idempotency-key
-//! resolution, consecutive sequences in input order, one INSERT of the batch
-//! (see `insert`) and the new head, all in one transaction.
+//! resolution (see `idempotency`), consecutive sequences in input order, one
+//! INSERT of the batch (see `insert`), its new keys and the new head, all in
+//! one transaction.
 
 use super::chain::{ChainHead, lock_head, set_link};
 use super::entity::audit_log;
 use super::error::is_unique_violation;
+use super::idempotency::{KeyedEntry, insert_keys, stored_keys};
 use super::insert::insert_rows;
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
-use sea_orm::sea_query::extension::postgres::PgFunc;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
-};
-use std::collections::HashMap;
+use sea_orm::DbErr;
 use std::collections::hash_map::Entry;
 use uuid::Uuid;
-
-/// Idempotency keys per lookup statement on SQLite (one bind parameter
-/// each); Postgres binds them all as one array.
-const LOOKUP_CHUNK_KEYS: usize = 1000;
 
 /// How one attempt ended, short of a database error.
 enum Attempt {
     Stored(Vec<Uuid>),
     Conflict(String),
-}
-
-/// The id and fingerprint stored (or about to be) under an idempotency key.
-struct Keyed {
-    id: Uuid,
-    fingerprint: Option<Vec<u8>>,
 }
 
 impl AuditStore {
@@ -82,7 +68,14 @@ impl AuditStore {
         // this tenant can store a key between our lookup and our insert.
         let mut head = lock_head(&txn, tenant_id).await?;
 
-        let mut keyed = stored_keys(&txn, tenant_id, entries).await?;
+        let mut batch_keys: Vec<&str> = entries
+            .iter()
+            .filter_map(|entry| entry.idempotency_key.as_deref())
+            .collect();
+        batch_keys.sort_unstable();
+        batch_keys.dedup();
+        let mut keyed = stored_keys(&txn, tenant_id, &batch_keys).await?;
+        let mut new_keys = Vec::new();
         let mut ids = Vec::with_capacity(entries.len());
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -100,10 +93,12 @@ impl AuditStore {
                     ids.push(known.get().id);
                 }
                 Entry::Vacant(vacant) => {
-                    vacant.insert(Keyed {
+                    let stored = KeyedEntry {
                         id: entry.id,
                         fingerprint: entry.fingerprint.clone(),
-                    });
+                    };
+                    new_keys.push((key.clone(), stored.clone()));
+                    vacant.insert(stored);
                     ids.push(entry.id);
                     rows.push(linked_row(&mut head, entry)?);
                 }
@@ -111,6 +106,7 @@ impl AuditStore {
         }
 
         insert_rows(&txn, tenant_id, rows).await?;
+        insert_keys(&txn, tenant_id, new_keys).await?;
         head.save(&txn).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))
@@ -123,55 +119,4 @@ fn linked_row(head: &mut ChainHead, entry: &AuditLogEntry) -> Result<audit_log::
     let mut row = entry_to_model(entry);
     set_link(&mut row, &link);
     Ok(row)
-}
-
-/// Returns the stored id and fingerprint of every idempotency key the batch
-/// carries that the tenant already has.
-async fn stored_keys(
-    txn: &DatabaseTransaction,
-    tenant_id: &str,
-    entries: &[AuditLogEntry],
-) -> Result<HashMap<String, Keyed>, DbErr> {
-    let mut keys: Vec<&str> = entries
-        .iter()
-        .filter_map(|entry| entry.idempotency_key.as_deref())
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    let chunk_keys = if postgres {
-        keys.len().max(1)
-    } else {
-        LOOKUP_CHUNK_KEYS
-    };
-    let mut stored = HashMap::new();
-    for chunk in keys.chunks(chunk_keys) {
-        let listed = if postgres {
-            // One array parameter whatever the key count: the statement text
-            // stays the same, so it is prepared once per connection (an IN
-            // list is a new statement for every batch size).
-            let keys: Vec<String> = chunk.iter().map(|key| (*key).to_owned()).collect();
-            Expr::col((audit_log::Entity, audit_log::Column::IdempotencyKey))
-                .eq(PgFunc::any(Expr::val(keys)))
-        } else {
-            audit_log::Column::IdempotencyKey.is_in(chunk.iter().copied())
-        };
-        let rows: Vec<(Option<String>, Uuid, Option<Vec<u8>>)> = audit_log::Entity::find()
-            .select_only()
-            .column(audit_log::Column::IdempotencyKey)
-            .column(audit_log::Column::Id)
-            .column(audit_log::Column::IdempotencyFingerprint)
-            .filter(audit_log::Column::TenantId.eq(tenant_id))
-            .filter(listed)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for (key, id, fingerprint) in rows {
-            if let Some(key) = key {
-                stored.insert(key, Keyed { id, fingerprint });
-            }
-        }
-    }
-    Ok(stored)
 }

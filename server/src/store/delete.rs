@@ -5,6 +5,7 @@
 use super::chain::{head_of, lock_tenant, set_link};
 use super::entity::{audit_log, audit_tombstone};
 use super::get::find;
+use super::idempotency::forget_key;
 use super::legal_hold::find_hold;
 use super::rows::{entry_to_model, model_to_entry};
 use super::{AuditStore, StoreError};
@@ -59,6 +60,9 @@ impl AuditStore {
         if removed.rows_affected != 1 {
             // Another delete won the race on Postgres (READ COMMITTED).
             return Err(StoreError::NotFound(id.to_string()));
+        }
+        if let Some(key) = &deleted.idempotency_key {
+            forget_key(&txn, &deleted.tenant_id, key, deleted.id).await?;
         }
 
         let mut deletion = record(&deleted);

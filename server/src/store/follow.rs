@@ -28,7 +28,7 @@ impl AuditStore {
 
     /// Returns at most `limit` entries of `tenant_id` matching `filter` with
     /// `after < sequence <= through`, in sequence order: a range scan of the
-    /// unique `(tenant_id, sequence)` index. Like a List page, the read
+    /// `(tenant_id, sequence)` index. Like a List page, the read
     /// stops on the database if the follower leaves while it runs.
     pub async fn follow_page(
         &self,

@@ -11,6 +11,9 @@
 //! - `notifier`: wakes followers after each committed chained write.
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `insert`: a batch of linked rows in one statement (UNNEST on Postgres).
+//! - `idempotency`: the per-tenant idempotency keys, in their own table.
+//! - `partitions`: the monthly partitions of `audit_logs` on Postgres and
+//!   their upkeep; `partition_retention`: a whole expired month dropped.
 //! - `connect`: pool and SQLite options; `pool`: its usage.
 //! - `cancel`: reads whose Postgres query is cancelled when dropped.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
@@ -32,11 +35,14 @@ mod entity;
 mod error;
 mod follow;
 mod get;
+mod idempotency;
 mod insert;
 mod legal_hold;
 mod list;
 mod migration;
 mod notifier;
+mod partition_retention;
+mod partitions;
 mod pool;
 mod retention;
 mod rows;
@@ -54,6 +60,8 @@ pub use legal_hold::LegalHoldRecord;
 /// release left it (`Migrator::down`/`up` with a step count).
 pub use migration::Migrator;
 pub use notifier::{CHAIN_CHANNEL, ChainNotifier};
+pub use partition_retention::{DroppedPartition, PartitionPurge};
+pub use partitions::{MONTHS_AHEAD, ReceiptMonth};
 pub use pool::PoolUsage;
 pub use retention::{
     Pruned, PrunedPoint, PrunedSeal, PurgeBatch, RetentionRecord, SealPruned, expiry_cutoff,

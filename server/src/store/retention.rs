@@ -14,6 +14,7 @@
 
 use super::chain::{digest_at, lock_tenant, to_hash};
 use super::entity::{audit_log, audit_retention, audit_tombstone};
+use super::idempotency::forget_keys_of_sequences;
 use super::legal_hold::{find_hold, insert_chained};
 use super::rows::model_to_entry;
 use super::{AuditStore, StoreError};
@@ -279,29 +280,7 @@ impl AuditStore {
             });
         };
         remove_through(&txn, tenant_id, after, through).await?;
-        let time = now_micros();
-        let signed = seal(tenant_id, through, &hash, time);
-        audit_retention::Entity::update_many()
-            .col_expr(
-                audit_retention::Column::PrunedSequence,
-                Expr::value(through),
-            )
-            .col_expr(
-                audit_retention::Column::PrunedHash,
-                Expr::value(hash.to_vec()),
-            )
-            .col_expr(audit_retention::Column::PrunedAt, Expr::value(time))
-            .col_expr(
-                audit_retention::Column::PrunedKeyId,
-                Expr::value(signed.key_id),
-            )
-            .col_expr(
-                audit_retention::Column::PrunedSignature,
-                Expr::value(signed.signature.to_vec()),
-            )
-            .filter(audit_retention::Column::TenantId.eq(tenant_id))
-            .exec(&txn)
-            .await?;
+        store_pruned_point(&txn, tenant_id, through, &hash, seal).await?;
         txn.commit().await?;
         // A break after the expired prefix stops the run here; the next
         // run starts at it and reports it.
@@ -352,21 +331,59 @@ impl AuditStore {
     }
 }
 
+/// Signs and stores the tenant's new pruned point: the link `through`
+/// whose hash is `hash`, signed now.
+pub(super) async fn store_pruned_point(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    through: i64,
+    hash: &[u8; 32],
+    seal: &SealPruned<'_>,
+) -> Result<(), DbErr> {
+    let time = now_micros();
+    let signed = seal(tenant_id, through, hash, time);
+    audit_retention::Entity::update_many()
+        .col_expr(
+            audit_retention::Column::PrunedSequence,
+            Expr::value(through),
+        )
+        .col_expr(
+            audit_retention::Column::PrunedHash,
+            Expr::value(hash.to_vec()),
+        )
+        .col_expr(audit_retention::Column::PrunedAt, Expr::value(time))
+        .col_expr(
+            audit_retention::Column::PrunedKeyId,
+            Expr::value(signed.key_id),
+        )
+        .col_expr(
+            audit_retention::Column::PrunedSignature,
+            Expr::value(signed.signature.to_vec()),
+        )
+        .filter(audit_retention::Column::TenantId.eq(tenant_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// How far the expired, verified prefix of a batch reaches.
-struct Walk {
+pub(super) struct Walk {
     /// The last link to remove and its hash.
-    last_expired: Option<(i64, [u8; 32])>,
+    pub last_expired: Option<(i64, [u8; 32])>,
+    /// The last link that verified (a row or a tombstone) and its hash: where
+    /// a walk continued in a later batch starts.
+    pub linked_through: (i64, [u8; 32]),
     /// The walk got through the batch's upper bound: every link in it had
     /// expired (trailing tombstones wait for the next batch's rows).
-    reached_upper: bool,
+    pub reached_upper: bool,
     /// The first link that did not verify, if the walk met one.
-    broken_at: Option<i64>,
+    pub broken_at: Option<i64>,
 }
 
 /// Walks the links `after+1..=upper` in order from `anchor`, checking each
 /// one's digest and hash, and stops at the first link that is missing,
 /// does not verify, or has not expired before `cutoff`.
-async fn walk_expired(
+pub(super) async fn walk_expired(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     after: i64,
@@ -392,6 +409,7 @@ async fn walk_expired(
     let mut tombstones = tombstones.into_iter().peekable();
     let mut walk = Walk {
         last_expired: None,
+        linked_through: (after, anchor),
         reached_upper: false,
         broken_at: None,
     };
@@ -410,6 +428,7 @@ async fn walk_expired(
             // Removed only once a later expired row carries it along.
             previous = hash;
             sequence = expected;
+            walk.linked_through = (expected, hash);
             continue;
         }
         let Some(row) = rows.next_if(|row| row.sequence == Some(expected)) else {
@@ -432,6 +451,7 @@ async fn walk_expired(
                 previous = stored_hash;
                 sequence = expected;
                 walk.last_expired = Some((expected, stored_hash));
+                walk.linked_through = (expected, stored_hash);
             }
             _ => {
                 walk.broken_at = Some(expected);
@@ -443,13 +463,15 @@ async fn walk_expired(
     Ok(walk)
 }
 
-/// Removes the rows and tombstones `after+1..=through`.
-async fn remove_through(
+/// Removes the rows, their idempotency keys and the tombstones
+/// `after+1..=through`.
+pub(super) async fn remove_through(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     after: i64,
     through: i64,
 ) -> Result<(), DbErr> {
+    forget_keys_of_sequences(txn, tenant_id, after, through).await?;
     audit_log::Entity::delete_many()
         .filter(audit_log::Column::TenantId.eq(tenant_id))
         .filter(audit_log::Column::Sequence.gt(after))

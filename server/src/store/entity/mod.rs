@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod audit_checkpoint;
+pub mod audit_idempotency_key;
 pub mod audit_legal_hold;
 pub mod audit_log;
 pub mod audit_retention;

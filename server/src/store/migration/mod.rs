@@ -13,6 +13,7 @@ mod m20261210_000005_create_checkpoints;
 mod m20261220_000006_create_legal_holds;
 mod m20261230_000007_create_retention;
 mod m20261230_000008_ordered_filter_indexes;
+mod m20261231_000009_partition_audit_logs_by_month;
 
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261220_000006_create_legal_holds::Migration),
             Box::new(m20261230_000007_create_retention::Migration),
             Box::new(m20261230_000008_ordered_filter_indexes::Migration),
+            Box::new(m20261231_000009_partition_audit_logs_by_month::Migration),
         ]
     }
 }

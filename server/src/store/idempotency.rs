@@ -1,0 +1,171 @@
+//! Idempotency keys in `audit_idempotency_keys`: the lookup an append makes
+//! under its tenant's chain head lock, and the insert of a batch's new keys
+//! in the same transaction as its rows. The table's primary key `(tenant_id,
+//! idempotency_key)` is what makes a key unique per tenant, on both
+//! backends (a partitioned `audit_logs` cannot hold that unique index).
+
+use super::entity::audit_idempotency_key::{self, Column};
+use super::entity::audit_log;
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Statement,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Keys per lookup or insert statement on SQLite (bind parameters: one
+/// per key in a lookup, four per key in an insert); Postgres binds arrays.
+const SQLITE_CHUNK_KEYS: usize = 1000;
+
+/// One array per column, unnested in step; the tenant is a scalar. sqlx
+/// binds arrays without NULL elements only, so a missing fingerprint
+/// travels as an empty one (a real fingerprint is 32 bytes).
+const POSTGRES_UNNEST_INSERT: &str = r#"INSERT INTO "audit_idempotency_keys"
+    ("tenant_id", "idempotency_key", "id", "fingerprint")
+SELECT $1, k.idempotency_key, k.id, NULLIF(k.fingerprint, ''::bytea)
+FROM UNNEST($2::text[], $3::uuid[], $4::bytea[]) AS k(idempotency_key, id, fingerprint)"#;
+
+/// The id and fingerprint stored (or about to be) under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyedEntry {
+    pub id: Uuid,
+    pub fingerprint: Option<Vec<u8>>,
+}
+
+/// Returns the stored entry of each of `keys` the tenant already has.
+pub(crate) async fn stored_keys(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    keys: &[&str],
+) -> Result<HashMap<String, KeyedEntry>, DbErr> {
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    let chunk_keys = if postgres {
+        keys.len().max(1)
+    } else {
+        SQLITE_CHUNK_KEYS
+    };
+    let mut stored = HashMap::new();
+    for chunk in keys.chunks(chunk_keys) {
+        let listed = if postgres {
+            // One array parameter whatever the key count: the statement text
+            // stays the same, so it is prepared once per connection (an IN
+            // list is a new statement for every batch size).
+            let keys: Vec<String> = chunk.iter().map(|key| (*key).to_owned()).collect();
+            Expr::col((audit_idempotency_key::Entity, Column::IdempotencyKey))
+                .eq(PgFunc::any(Expr::val(keys)))
+        } else {
+            Column::IdempotencyKey.is_in(chunk.iter().copied())
+        };
+        let rows: Vec<(String, Uuid, Option<Vec<u8>>)> = audit_idempotency_key::Entity::find()
+            .select_only()
+            .column(Column::IdempotencyKey)
+            .column(Column::Id)
+            .column(Column::Fingerprint)
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(listed)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (key, id, fingerprint) in rows {
+            stored.insert(key, KeyedEntry { id, fingerprint });
+        }
+    }
+    Ok(stored)
+}
+
+/// Stores the batch's new keys. A key stored meanwhile by someone else
+/// fails the statement as a unique violation, which the append retries.
+pub(crate) async fn insert_keys(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    keys: Vec<(String, KeyedEntry)>,
+) -> Result<(), DbErr> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let mut names = Vec::with_capacity(keys.len());
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut fingerprints = Vec::with_capacity(keys.len());
+        for (key, entry) in keys {
+            names.push(key);
+            ids.push(entry.id);
+            fingerprints.push(entry.fingerprint.unwrap_or_default());
+        }
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            POSTGRES_UNNEST_INSERT,
+            vec![
+                tenant_id.into(),
+                names.into(),
+                ids.into(),
+                fingerprints.into(),
+            ],
+        );
+        txn.execute_raw(statement).await?;
+        return Ok(());
+    }
+    let mut rows = keys
+        .into_iter()
+        .map(|(key, entry)| audit_idempotency_key::Model {
+            tenant_id: tenant_id.to_owned(),
+            idempotency_key: key,
+            id: entry.id,
+            fingerprint: entry.fingerprint,
+        })
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<audit_idempotency_key::ActiveModel> = rows
+            .by_ref()
+            .take(SQLITE_CHUNK_KEYS)
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        audit_idempotency_key::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Forgets the key of a removed entry, so a retry after a Delete or a
+/// purge stores the entry anew, as it did when the key lived on the row.
+pub(crate) async fn forget_key<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    key: &str,
+    id: Uuid,
+) -> Result<(), DbErr> {
+    audit_idempotency_key::Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::IdempotencyKey.eq(key))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the keys of the tenant's entries `after+1..=through` (a purge
+/// batch), before their rows go.
+pub(crate) async fn forget_keys_of_sequences(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    after: i64,
+    through: i64,
+) -> Result<(), DbErr> {
+    let keys_in_range = Query::select()
+        .column(audit_log::Column::IdempotencyKey)
+        .from(audit_log::Entity)
+        .and_where(audit_log::Column::TenantId.eq(tenant_id))
+        .and_where(audit_log::Column::Sequence.gt(after))
+        .and_where(audit_log::Column::Sequence.lte(through))
+        .and_where(audit_log::Column::IdempotencyKey.is_not_null())
+        .to_owned();
+    audit_idempotency_key::Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::IdempotencyKey.in_subquery(keys_in_range))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
