@@ -11,7 +11,7 @@ use crate::rows::{COLUMNS, ceiling_link, ipv4_key, namespace, to_input};
 use anyhow::{Context, Result, anyhow, bail};
 use audit_proto::AppendAuditLogsRequest;
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -169,7 +169,7 @@ async fn insert_one(conn: &mut PgConnection, insert: &str, event: &Event) -> Res
         .finalize()
         .into();
     let now = audit_server::domain::now_micros();
-    sqlx::query(insert)
+    sqlx::query(AssertSqlSafe(insert))
         .bind(&tenant)
         .bind(id)
         .bind(event.occurred_at)

@@ -3,7 +3,7 @@
 //! pg_stat_statements read-outs that go into the notes.
 
 use anyhow::{Context, Result};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 
 /// The role of the direct (ceiling) connections; the server connects as
 /// `postgres`.
@@ -18,16 +18,16 @@ pub async fn connect(url: &str) -> Result<PgConnection> {
 /// Creates the bench database on the cluster.
 pub async fn create_database(admin_url: &str, name: &str) -> Result<()> {
     let mut admin = connect(admin_url).await?;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut admin)
         .await
         .context("cannot create the bench database")?;
     // The ceilings connect as their own role, so pg_stat_statements (which
     // keys statements by user) tells the server's statements from theirs.
-    sqlx::raw_sql(&format!(
+    sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
          CREATE ROLE {CEILING_ROLE} SUPERUSER LOGIN"
-    ))
+    )))
     .execute(&mut admin)
     .await
     .context("cannot create pg_stat_statements and the ceiling role")?;

@@ -135,17 +135,21 @@ async fn begin_phase(conn: &mut PgConnection, sampler: &RssSampler, name: &str) 
     Ok(())
 }
 
-/// Collects what a phase left in pg_stat_statements and its memory peak.
+/// Collects what a phase left in pg_stat_statements and its memory peak;
+/// `calls` are the RPCs and the ceiling's operations it made.
 async fn end_phase(
     conn: &mut PgConnection,
     sampler: &RssSampler,
     phase: &'static str,
+    calls: (u64, u64),
 ) -> Result<PhaseEvidence> {
     Ok(PhaseEvidence {
         phase,
         peak_rss: sampler.take_peak(),
         roles: db::role_totals(conn).await?,
         top: db::top_statements(conn, 8).await?,
+        service_calls: calls.0,
+        ceiling_calls: calls.1,
     })
 }
 
@@ -184,20 +188,31 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
     let copy =
         ingest::through_copy(&ceiling_url, &set, 0, &batches, args.clients, &sequences).await?;
     eprintln!("bench:   COPY {:.0} events/s", copy.per_second());
-    evidence.push(end_phase(&mut conn, &sampler, "Batch ingest").await?);
+    let batch_count = batches.len() as u64;
+    evidence.push(
+        end_phase(
+            &mut conn,
+            &sampler,
+            "Batch ingest",
+            (batch_count, batch_count),
+        )
+        .await?,
+    );
     db::vacuum_analyze(&mut conn).await?;
 
     begin_phase(&mut conn, &sampler, "list pages").await?;
     let pages = pages::measure(&endpoint, &tokens, &mut conn, args.page_samples).await?;
-    evidence.push(end_phase(&mut conn, &sampler, "List pages").await?);
+    // Timed calls and warm-ups; the few calls that find positions aside.
+    let page_calls = pages.len() as u64 * (args.page_samples as u64 + 10);
+    evidence.push(end_phase(&mut conn, &sampler, "List pages", (page_calls, page_calls)).await?);
 
     begin_phase(&mut conn, &sampler, "export").await?;
     let export = export::measure(&endpoint, &tokens, &mut conn).await?;
-    evidence.push(end_phase(&mut conn, &sampler, "Export").await?);
+    evidence.push(end_phase(&mut conn, &sampler, "Export", (3, 3)).await?);
 
     begin_phase(&mut conn, &sampler, "stats").await?;
     let stats = stats::measure(&endpoint, &tokens, &mut conn).await?;
-    evidence.push(end_phase(&mut conn, &sampler, "Stats").await?);
+    evidence.push(end_phase(&mut conn, &sampler, "Stats", (6, 6)).await?);
 
     // Writes after the reads, so the reads see exactly the data set.
     begin_phase(&mut conn, &sampler, "batch-size sweep").await?;
@@ -230,7 +245,19 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
             copy,
         });
     }
-    evidence.push(end_phase(&mut conn, &sampler, "Batch-size sweep").await?);
+    let sweep_batches: u64 = sweep
+        .iter()
+        .map(|point| point.events / point.batch_size)
+        .sum();
+    evidence.push(
+        end_phase(
+            &mut conn,
+            &sampler,
+            "Batch-size sweep",
+            (sweep_batches, sweep_batches),
+        )
+        .await?,
+    );
 
     begin_phase(&mut conn, &sampler, "single appends").await?;
     appends::seed_ceiling_heads(&mut conn, &sequences).await?;
@@ -256,7 +283,16 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
             direct,
         });
     }
-    evidence.push(end_phase(&mut conn, &sampler, "Single appends").await?);
+    let single_calls = calls + calls / 2;
+    evidence.push(
+        end_phase(
+            &mut conn,
+            &sampler,
+            "Single appends",
+            (single_calls, single_calls),
+        )
+        .await?,
+    );
 
     let high_water_mark = sampler.high_water_mark();
     drop(server);

@@ -12,7 +12,7 @@ use audit_proto::{AuditLogFilter, ListAuditLogsRequest, ListAuditLogsResponse, R
 use futures_util::StreamExt;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 use std::time::{Duration, Instant};
 use tonic::Streaming;
 use tonic::transport::Channel;
@@ -203,11 +203,14 @@ pub async fn measure(
             r#"SELECT COUNT(*) FROM "audit_logs" WHERE "audit_logs"."tenant_id" = $1{}"#,
             case.conditions
         );
-        let matching: i64 = bind_all(sqlx::query(&count_sql).bind(&tenant), &case.binds)
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("cannot count {}", case.name))?
-            .try_get(0)?;
+        let matching: i64 = bind_all(
+            sqlx::query(AssertSqlSafe(count_sql)).bind(&tenant),
+            &case.binds,
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("cannot count {}", case.name))?
+        .try_get(0)?;
         let skip = matching * 9 / 10;
         let first = Position {
             token: String::new(),
@@ -258,7 +261,7 @@ async fn deep_position(
         case.conditions,
         (skip - 1).max(0)
     );
-    let row = bind_all(sqlx::query(&sql).bind(tenant), &case.binds)
+    let row = bind_all(sqlx::query(AssertSqlSafe(sql)).bind(tenant), &case.binds)
         .fetch_one(&mut *conn)
         .await
         .with_context(|| format!("cannot find the deep position of {}", case.name))?;
@@ -320,7 +323,10 @@ async fn sample_both(
         }
 
         let started = Instant::now();
-        let mut query = bind_all(sqlx::query(&sql).bind(tenant), &case.binds);
+        let mut query = bind_all(
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(tenant),
+            &case.binds,
+        );
         if let Some((occurred_at, id)) = position.cursor {
             query = query.bind(occurred_at).bind(id);
         }

@@ -19,6 +19,11 @@ pub struct PhaseEvidence {
     pub peak_rss: u64,
     pub roles: Vec<RoleTotals>,
     pub top: Vec<StatementStat>,
+    /// RPCs the service side made in the phase, and operations (COPYs,
+    /// transactions, SELECTs) the ceiling side made: the divisors of the
+    /// per-call columns.
+    pub service_calls: u64,
+    pub ceiling_calls: u64,
 }
 
 /// Single appends at one spread.
@@ -307,13 +312,65 @@ impl Report {
         if !misses.is_empty() {
             let _ = writeln!(out, "## Missed targets\n");
             for figure in misses {
-                let _ = writeln!(out, "- {}: {}.", figure.name, figure.miss);
+                let _ = writeln!(
+                    out,
+                    "- {}: {}. {}",
+                    figure.name,
+                    figure.miss,
+                    self.explanation(&figure.name)
+                );
             }
             let _ = writeln!(out);
         }
         self.write_method(&mut out);
         self.write_evidence(&mut out);
         out
+    }
+
+    /// Per-call statements and Postgres time of one role in one phase.
+    fn per_call(&self, phase: &str, role: &str) -> Option<(f64, f64)> {
+        let evidence = self.evidence.iter().find(|e| e.phase == phase)?;
+        let totals = evidence.roles.iter().find(|r| r.role == role)?;
+        let calls = if role == crate::db::CEILING_ROLE {
+            evidence.ceiling_calls
+        } else {
+            evidence.service_calls
+        }
+        .max(1) as f64;
+        Some((totals.calls as f64 / calls, totals.total_ms / calls))
+    }
+
+    /// The measured reasons behind a missed figure, from the phase's
+    /// pg_stat_statements read-out.
+    fn explanation(&self, figure: &str) -> String {
+        let phase = match figure {
+            name if name.starts_with("Batch ingest") => "Batch ingest",
+            name if name.starts_with("Single appends") => "Single appends",
+            name if name.starts_with("List page") || name.starts_with("Deep page") => "List pages",
+            name if name.starts_with("Export") => "Export",
+            name if name.starts_with("GetAuditStats") => "Stats",
+            _ => {
+                let peaks: Vec<String> = self
+                    .evidence
+                    .iter()
+                    .map(|e| format!("{} {:.0} MiB", e.phase, e.peak_rss as f64 / 1048576.0))
+                    .collect();
+                return format!("Peak RSS by phase: {}.", peaks.join(", "));
+            }
+        };
+        let (Some(server), Some(ceiling)) = (
+            self.per_call(phase, "postgres"),
+            self.per_call(phase, crate::db::CEILING_ROLE),
+        ) else {
+            return String::new();
+        };
+        format!(
+            "Per call the server ran {:.1} statements taking {:.3} ms inside Postgres; the \
+             ceiling {:.1} statements taking {:.3} ms (pg_stat_statements, phase \"{phase}\" \
+             below). The rest of the gap is outside Postgres: round trips per statement, the \
+             ORM, protobuf and the service's own work.",
+            server.0, server.1, ceiling.0, ceiling.1
+        )
     }
 
     fn write_method(&self, out: &mut String) {
@@ -367,12 +424,26 @@ impl Report {
                 phase.phase,
                 phase.peak_rss as f64 / (1024.0 * 1024.0)
             );
-            let _ = writeln!(out, "| role | statements | execution time |\n|---|---|---|");
+            let _ = writeln!(
+                out,
+                "| role | calls made | statements | per call | execution time | per call |\n\
+                 |---|---|---|---|---|---|"
+            );
             for role in &phase.roles {
+                let calls = if role.role == crate::db::CEILING_ROLE {
+                    phase.ceiling_calls
+                } else {
+                    phase.service_calls
+                };
+                let per_call = calls.max(1) as f64;
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} ms |",
-                    role.role, role.calls, role.total_ms
+                    "| {} | {calls} | {} | {:.1} | {:.0} ms | {:.3} ms |",
+                    role.role,
+                    role.calls,
+                    role.calls as f64 / per_call,
+                    role.total_ms,
+                    role.total_ms / per_call
                 );
             }
             let _ = writeln!(

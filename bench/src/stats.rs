@@ -7,7 +7,7 @@ use crate::client::{self, Tokens};
 use crate::dataset::{DAY_MICROS, END_MICROS};
 use anyhow::{Context, Result, bail};
 use audit_proto::{AuditLogFilter, GetAuditStatsRequest};
-use sqlx::{Connection, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::time::{Duration, Instant};
 
 /// Runs per side; the median is reported.
@@ -127,7 +127,7 @@ async fn run_direct(
         .await?;
     let mut total = 0;
     for (index, statement) in statements.iter().enumerate() {
-        let mut query = sqlx::query(statement);
+        let mut query = sqlx::query(AssertSqlSafe(statement.as_str()));
         if let Some((start, end)) = range {
             query = query.bind(start).bind(end);
         }
