@@ -165,7 +165,7 @@ async fn insert_one(conn: &mut PgConnection, insert: &str, event: &Event) -> Res
     let (digest, _) = ceiling_link(&id);
     let hash: [u8; 32] = Sha256::new()
         .chain_update(digest)
-        .chain_update(&previous)
+        .chain_update(previous)
         .finalize()
         .into();
     let now = audit_server::domain::now_micros();

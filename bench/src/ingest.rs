@@ -40,7 +40,7 @@ impl Rate {
         self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn add(&mut self, other: Rate) {
+    fn accumulate(&mut self, other: Rate) {
         self.events += other.events;
         self.elapsed += other.elapsed;
     }
@@ -50,11 +50,13 @@ impl Rate {
 /// `(tenant_id, sequence)` index is as in `audit_logs`).
 pub struct CeilingSequences(Vec<AtomicI64>);
 
-impl CeilingSequences {
-    pub fn new() -> Self {
+impl Default for CeilingSequences {
+    fn default() -> Self {
         Self((0..TENANTS).map(|_| AtomicI64::new(0)).collect())
     }
+}
 
+impl CeilingSequences {
     /// Reserves `count` sequences of `tenant` and returns the first.
     pub fn reserve(&self, tenant: usize, count: u64) -> i64 {
         self.0[tenant].fetch_add(count as i64, Ordering::Relaxed) + 1
@@ -141,7 +143,7 @@ pub async fn through_service(
         for task in tasks {
             task.await??;
         }
-        total.add(Rate {
+        total.accumulate(Rate {
             events: chunk.iter().map(|batch| batch.len).sum(),
             elapsed: started.elapsed(),
         });
@@ -210,7 +212,7 @@ pub async fn through_copy(
         for (slot, task) in connections.iter_mut().zip(tasks) {
             *slot = Some(task.await??);
         }
-        total.add(Rate {
+        total.accumulate(Rate {
             events: chunk.iter().map(|batch| batch.len).sum(),
             elapsed: started.elapsed(),
         });

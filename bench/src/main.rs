@@ -176,7 +176,7 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
         db::index_count(&mut conn, "ceiling_logs").await?,
     );
     let set = DataSet::new(args.seed, args.events);
-    let sequences = CeilingSequences::new();
+    let sequences = CeilingSequences::default();
     let mut evidence = Vec::new();
 
     begin_phase(&mut conn, &sampler, "batch ingest").await?;
