@@ -121,7 +121,9 @@ pub async fn through_direct_inserts(
         "INSERT INTO ceiling_logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
          $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, NULL, NULL, $22, $23, $24)"
     );
-    let queue = Arc::new(Mutex::new(events.to_vec().into_iter()));
+    // Owned events, handed out by value to 'static tasks.
+    let owned: Vec<Event> = events.to_vec();
+    let queue = Arc::new(Mutex::new(owned.into_iter()));
     let mut connections = Vec::with_capacity(clients);
     for _ in 0..clients {
         connections.push(crate::db::connect(database_url).await?);

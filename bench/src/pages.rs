@@ -197,7 +197,7 @@ pub async fn measure(
 ) -> Result<Vec<PageResult>> {
     let mut client = client::connect(endpoint).await?;
     let tenant = DataSet::tenant_name(TENANT);
-    let mut results = Vec::new();
+    let mut positioned = Vec::new();
     for case in cases() {
         let count_sql = format!(
             r#"SELECT COUNT(*) FROM "audit_logs" WHERE "audit_logs"."tenant_id" = $1{}"#,
@@ -217,6 +217,14 @@ pub async fn measure(
             cursor: None,
         };
         let deep = deep_position(&mut client, tokens, conn, &case, &tenant, skip).await?;
+        positioned.push((case, matching, first, deep));
+    }
+    // Finding the deep positions streams thousands of rows through the
+    // same statements as the pages: reset, so pg_stat_statements holds the
+    // measured calls (and warm-ups) only.
+    crate::db::reset_statements(conn).await?;
+    let mut results = Vec::new();
+    for (case, matching, first, deep) in positioned {
         for (is_deep, position) in [(false, &first), (true, &deep)] {
             let (service, direct) =
                 sample_both(&mut client, tokens, conn, &case, &tenant, position, samples).await?;

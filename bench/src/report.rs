@@ -390,10 +390,31 @@ impl Report {
             }
             _ => "The server runs the six aggregates in one read-only snapshot, as here.",
         };
+        // A row lock wait counts as execution time: the head lock's mean
+        // says how long appends queued behind others of the same tenant.
+        let lock_wait = self
+            .evidence
+            .iter()
+            .find(|e| e.phase == phase)
+            .into_iter()
+            .flat_map(|e| &e.top)
+            .filter(|s| s.query.contains("FOR UPDATE"))
+            .map(|s| {
+                format!(
+                    "`SELECT … FOR UPDATE` ({}) averaged {:.3} ms. ",
+                    s.role, s.mean_ms
+                )
+            })
+            .collect::<String>();
+        let lock_wait = if lock_wait.is_empty() {
+            String::new()
+        } else {
+            format!("Of that, the chain-head lock: {lock_wait}")
+        };
         format!(
             "Per call the server ran {:.1} statements taking {:.3} ms inside Postgres; the \
              ceiling {:.1} statements taking {:.3} ms (pg_stat_statements, phase \"{phase}\" \
-             below). The rest of the gap is outside Postgres. {design}",
+             below). {lock_wait}The rest of the gap is outside Postgres. {design}",
             server.0, server.1, ceiling.0, ceiling.1
         )
     }
@@ -493,11 +514,12 @@ impl Report {
 
 /// One line of at most 110 characters, safe inside a table cell.
 fn shorten(query: &str) -> String {
+    let limit = 110;
     let flat: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
     let flat = flat.replace('|', "\\|").replace('`', "'");
-    if flat.chars().count() <= 110 {
+    if flat.chars().count() <= limit {
         return flat;
     }
-    let cut: String = flat.chars().take(107).collect();
+    let cut: String = flat.chars().take(limit.saturating_sub(3)).collect();
     format!("{cut}…")
 }

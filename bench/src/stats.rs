@@ -46,6 +46,13 @@ fn statements(condition: &str) -> Vec<String> {
     ]
 }
 
+/// One stats call: its filter, and the same window as SQL bounds.
+struct StatsCase {
+    window: &'static str,
+    filter: AuditLogFilter,
+    range: Option<(i64, i64)>,
+}
+
 pub async fn measure(
     endpoint: &str,
     tokens: &Tokens,
@@ -53,11 +60,15 @@ pub async fn measure(
 ) -> Result<Vec<StatsResult>> {
     let mut client = client::connect(endpoint).await?;
     let window_start = END_MICROS - 30 * DAY_MICROS;
-    let cases: [(&'static str, AuditLogFilter, Option<(i64, i64)>); 2] = [
-        ("whole set, all tenants", AuditLogFilter::default(), None),
-        (
-            "last 30 days, all tenants",
-            AuditLogFilter {
+    let cases = [
+        StatsCase {
+            window: "whole set, all tenants",
+            filter: AuditLogFilter::default(),
+            range: None,
+        },
+        StatsCase {
+            window: "last 30 days, all tenants",
+            filter: AuditLogFilter {
                 start_time: Some(prost_types::Timestamp {
                     seconds: window_start / 1_000_000,
                     nanos: 0,
@@ -68,11 +79,16 @@ pub async fn measure(
                 }),
                 ..Default::default()
             },
-            Some((window_start, END_MICROS)),
-        ),
+            range: Some((window_start, END_MICROS)),
+        },
     ];
     let mut results = Vec::new();
-    for (window, filter, range) in cases {
+    for StatsCase {
+        window,
+        filter,
+        range,
+    } in cases
+    {
         let condition = if range.is_some() {
             r#" WHERE "audit_logs"."occurred_at" >= $1 AND "audit_logs"."occurred_at" < $2"#
         } else {
