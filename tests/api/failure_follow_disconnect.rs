@@ -5,7 +5,9 @@
 
 use audit_proto::{ListAuditLogsRequest, ListAuditLogsResponse};
 use audit_server::config::Settings;
-use audit_tests::database_activity::{Observer, wait_until_pool_idle};
+use audit_tests::database_activity::{
+    Observer, leave_and_expect_release, stall_on_locked_audit_logs, wait_until_pool_idle,
+};
 use audit_tests::{ACME, ALL_SCOPES, Backend, TestApp, input, on_both_backends};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -123,31 +125,6 @@ async fn a_follower_that_leaves_while_its_read_waits_frees_the_connection_on_pos
     let observer = Observer::connect(&app).await;
     let mut stream = follow(&app).await;
     stream.message().await.expect("first page").expect("a page");
-    let lock = observer.lock_audit_logs().await;
-    // Take what the server read ahead until it has to query again.
-    while let Ok(page) = tokio::time::timeout(Duration::from_millis(500), stream.message()).await {
-        page.expect("a buffered page").expect("more pages");
-    }
-    let waiting = observer.server_queries_on_audit_logs().await;
-    assert!(
-        !waiting.is_empty(),
-        "the follower's next read should be waiting on the lock"
-    );
-
-    drop(stream);
-    let idle_after = wait_until_pool_idle(&app, WITHIN).await;
-    let running = observer
-        .wait_until_no_server_query(Duration::from_millis(200))
-        .await;
-    lock.rollback().await.expect("release the lock");
-    assert!(
-        idle_after.is_some(),
-        "connections still in use 1 s after the follower left: {:?}",
-        app.store().pool_usage()
-    );
-    assert_eq!(
-        running.map(|_| ()),
-        Ok(()),
-        "the follower's read still runs"
-    );
+    let lock = stall_on_locked_audit_logs(&app, &observer, &mut stream).await;
+    leave_and_expect_release(&app, &observer, stream, lock).await;
 }

@@ -3,7 +3,9 @@
 //! (failure_follow_disconnect.rs holds the follow-stream variant.)
 
 use audit_proto::ListAuditLogsRequest;
-use audit_tests::database_activity::{Observer, wait_until_pool_idle};
+use audit_tests::database_activity::{
+    Observer, leave_and_expect_release, stall_on_locked_audit_logs, wait_until_pool_idle,
+};
 use audit_tests::{ACME, ALL_SCOPES, Backend, TestApp, input, on_both_backends};
 use std::time::Duration;
 
@@ -64,31 +66,6 @@ async fn a_client_that_leaves_while_its_query_waits_frees_the_connection_on_post
         .expect("list starts")
         .into_inner();
     stream.message().await.expect("first page").expect("a page");
-    let lock = observer.lock_audit_logs().await;
-    // Take what the server read ahead until it has to query again.
-    while let Ok(page) = tokio::time::timeout(Duration::from_millis(500), stream.message()).await {
-        page.expect("a buffered page").expect("more pages");
-    }
-    let waiting = observer.server_queries_on_audit_logs().await;
-    assert!(
-        !waiting.is_empty(),
-        "the server's next page query should be waiting on the lock"
-    );
-    assert!(
-        app.store().pool_usage().in_use() > 0,
-        "a connection is in use"
-    );
-
-    drop(stream);
-    let idle_after = wait_until_pool_idle(&app, Duration::from_secs(1)).await;
-    let running = observer
-        .wait_until_no_server_query(Duration::from_millis(200))
-        .await;
-    lock.rollback().await.expect("release the lock");
-    assert!(
-        idle_after.is_some(),
-        "connections still in use 1 s after the client left: {:?}",
-        app.store().pool_usage()
-    );
-    assert_eq!(running.map(|_| ()), Ok(()), "the server's query still runs");
+    let lock = stall_on_locked_audit_logs(&app, &observer, &mut stream).await;
+    leave_and_expect_release(&app, &observer, stream, lock).await;
 }

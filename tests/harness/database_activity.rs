@@ -99,3 +99,54 @@ impl Observer {
         txn
     }
 }
+
+/// Locks `audit_logs`, then reads what the server already sent or read
+/// ahead on `stream` until nothing more comes: the server's next read is
+/// then waiting on the lock, so a database connection is certainly in use.
+/// Returns the lock; [`leave_and_expect_release`] lets go of both.
+pub async fn stall_on_locked_audit_logs<T>(
+    app: &TestApp,
+    observer: &Observer,
+    stream: &mut tonic::codec::Streaming<T>,
+) -> DatabaseTransaction {
+    let lock = observer.lock_audit_logs().await;
+    while let Ok(message) = tokio::time::timeout(Duration::from_millis(500), stream.message()).await
+    {
+        message
+            .expect("a message read before the lock")
+            .expect("the stream goes on");
+    }
+    let waiting = observer.server_queries_on_audit_logs().await;
+    assert!(
+        !waiting.is_empty(),
+        "the server's next read should be waiting on the lock"
+    );
+    assert!(
+        app.store().pool_usage().in_use() > 0,
+        "a connection is in use"
+    );
+    lock
+}
+
+/// Drops the stalled `stream` as a departing client would, and asserts
+/// that within a second the server gave its connection back and its query
+/// stopped on the database (before the test releases `lock`).
+pub async fn leave_and_expect_release<T>(
+    app: &TestApp,
+    observer: &Observer,
+    stream: tonic::codec::Streaming<T>,
+    lock: DatabaseTransaction,
+) {
+    drop(stream);
+    let idle_after = wait_until_pool_idle(app, Duration::from_secs(1)).await;
+    let running = observer
+        .wait_until_no_server_query(Duration::from_millis(200))
+        .await;
+    lock.rollback().await.expect("release the lock");
+    assert!(
+        idle_after.is_some(),
+        "connections still in use 1 s after the client left: {:?}",
+        app.store().pool_usage()
+    );
+    assert_eq!(running.map(|_| ()), Ok(()), "the server's query still runs");
+}
