@@ -1,9 +1,13 @@
 //! Every malformed request is INVALID_ARGUMENT with a `google.rpc.BadRequest`
 //! violation naming the field to fix.
 
-use audit_proto::{ActorType, AuditLogFilter, GetAuditStatsRequest, ListAuditLogsRequest};
+use audit_proto::{
+    ActorType, AuditLogFilter, GetAuditStatsRequest, GetCheckpointRequest, ListAuditLogsRequest,
+    VerifyAuditChainRequest,
+};
 use audit_tests::{
     ACME, AuditLogInputExt, Backend, TestApp, assert_invalid_field, input, on_both_backends, utc,
+    verify_chain_as,
 };
 use serde_json::json;
 
@@ -289,4 +293,19 @@ async fn nul_characters_in_a_filter_are_rejected(backend: Backend) {
         "filter.actor_id",
     );
     assert_invalid_field(app.stats(ACME, stats_with(filter)).await, "filter.actor_id");
+}
+
+on_both_backends!(nul_characters_in_a_tenant_an_admin_names_are_rejected);
+async fn nul_characters_in_a_tenant_an_admin_names_are_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin();
+    let verify = VerifyAuditChainRequest {
+        tenant_id: "acme\0".into(),
+        ..Default::default()
+    };
+    assert_invalid_field(verify_chain_as(&admin, verify).await, "tenant_id");
+    let checkpoint = GetCheckpointRequest {
+        tenant_id: "acme\0".into(),
+    };
+    assert_invalid_field(admin.stub().get_checkpoint(checkpoint).await, "tenant_id");
 }

@@ -14,6 +14,7 @@ use crate::store::{
 use audit_proto as pb;
 use audit_proto::checkpoint::verify_pruned_checkpoint;
 use audit_proto::verify_audit_chain_response::Message;
+use audit_validation::violations::Violations;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status};
@@ -187,7 +188,11 @@ pub(super) fn chain_tenant(requested: &str, caller: &Caller) -> Result<String, A
         return Ok(caller.tenant_id.clone());
     }
     if caller.is_admin() {
-        return Ok(requested.to_owned());
+        // An admin names any tenant, so the name is unchecked text bound
+        // into the store's queries: Postgres refuses NUL there.
+        let mut violations = Violations::default();
+        violations.check_no_nul("tenant_id", requested);
+        return Ok(violations.into_result(requested.to_owned())?);
     }
     Err(AuditError::PermissionDenied(
         "tenant_id: only audit:admin may verify another tenant's chain".into(),
