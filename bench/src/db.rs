@@ -37,17 +37,52 @@ pub async fn create_database(admin_url: &str, name: &str) -> Result<()> {
 
 /// Creates `ceiling_logs` and `ceiling_tenants` like the tables the
 /// server's migrations made (columns, defaults, generated columns, every
-/// index and constraint), once the server has migrated the database.
+/// index and constraint), once the server has migrated the database. Where
+/// `audit_logs` is partitioned, `ceiling_logs` is too, with a partition of
+/// the same bound for each of its partitions: the issue asks for an
+/// identical table, and routing rows to partitions has a cost of its own.
 pub async fn create_ceiling_tables(conn: &mut PgConnection) -> Result<()> {
-    sqlx::raw_sql(
-        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-         CREATE TABLE ceiling_logs (LIKE audit_logs INCLUDING ALL);
-         CREATE TABLE ceiling_tenants (LIKE audit_tenants INCLUDING ALL);",
+    let partitions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1",
     )
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await
-    .context("cannot create the ceiling tables")?;
+    .context("cannot list the partitions of audit_logs")?;
+    let partitioned = if partitions.is_empty() {
+        ""
+    } else {
+        " PARTITION BY RANGE (id)"
+    };
+    let mut script = format!(
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+         CREATE TABLE ceiling_logs (LIKE audit_logs INCLUDING ALL){partitioned};
+         CREATE TABLE ceiling_tenants (LIKE audit_tenants INCLUDING ALL);"
+    );
+    for (name, bound) in &partitions {
+        let suffix = name.strip_prefix("audit_logs").unwrap_or(name);
+        script.push_str(&format!(
+            "\nCREATE TABLE ceiling_logs{suffix} PARTITION OF ceiling_logs {bound};"
+        ));
+    }
+    sqlx::raw_sql(AssertSqlSafe(script))
+        .execute(conn)
+        .await
+        .context("cannot create the ceiling tables")?;
     Ok(())
+}
+
+/// Returns how many partitions a table has (0: not partitioned).
+pub async fn partition_count(conn: &mut PgConnection, table: &str) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+         WHERE p.relname = $1",
+    )
+    .bind(table)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// Returns how many indexes a table has, to show in the report that the

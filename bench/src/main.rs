@@ -175,6 +175,10 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
         db::index_count(&mut conn, "audit_logs").await?,
         db::index_count(&mut conn, "ceiling_logs").await?,
     );
+    let partitions = (
+        db::partition_count(&mut conn, "audit_logs").await?,
+        db::partition_count(&mut conn, "ceiling_logs").await?,
+    );
     let set = DataSet::new(args.seed, args.events);
     let sequences = CeilingSequences::default();
     let mut evidence = Vec::new();
@@ -318,6 +322,7 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
         seed: args.seed,
         page_samples: args.page_samples,
         indexes,
+        partitions,
         ingest: (service, copy),
         sweep,
         singles,

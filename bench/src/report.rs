@@ -46,6 +46,8 @@ pub struct Report {
     pub seed: u64,
     pub page_samples: usize,
     pub indexes: (i64, i64),
+    /// Partitions of `audit_logs` and of `ceiling_logs` (0: not partitioned).
+    pub partitions: (i64, i64),
     pub ingest: (Rate, Rate),
     pub sweep: Vec<SweepPoint>,
     pub singles: Vec<SingleAppends>,
@@ -426,7 +428,8 @@ impl Report {
              - **Batch ingest**: the events go through AppendAuditLogs from {c} connections, \
              each batch one tenant's and one transaction; the ceiling loads the same events \
              with one binary COPY per batch (also {c} connections) into `ceiling_logs`, made \
-             `LIKE audit_logs INCLUDING ALL` ({} and {} indexes). Requests and COPY payloads \
+             `LIKE audit_logs INCLUDING ALL` ({} and {} indexes) and partitioned by the same \
+             bounds ({} and {} partitions). Requests and COPY payloads \
              are built before the clock starts, 200 batches at a time; only sending is timed. \
              The ceiling's digest and hash columns are SHA-256 over the id, not the canonical \
              form. The batch-size sweep uses smaller samples (shown) of fresh events.\n\
@@ -450,6 +453,8 @@ impl Report {
              100 ms for the per-phase peaks below.\n",
             self.indexes.0,
             self.indexes.1,
+            self.partitions.0,
+            self.partitions.1,
             c = self.clients,
             s = self.page_samples,
         );

@@ -43,7 +43,7 @@ pub fn to_input(event: &Event) -> AuditLogInput {
             path: event.path.clone(),
             status_code: event.status_code,
         }),
-        metadata: audit_server::domain::json_to_struct(&event.metadata),
+        metadata: audit_server::domain::json_to_struct(event.metadata.clone()),
         request_id: event.request_id.clone(),
         idempotency_key: String::new(),
     }

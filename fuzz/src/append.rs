@@ -100,7 +100,7 @@ fn check_entry(entry: &AuditLogEntry, input: &pb::AuditLogInput) {
                 sent <= MAX_METADATA_BYTES,
                 "{sent} bytes of metadata passed"
             );
-            let fields = json_to_struct(&entry.metadata).expect("an object converts");
+            let fields = json_to_struct(entry.metadata.clone()).expect("an object converts");
             // What the chain digests is rebuilt from the stored JSON: it must
             // read back as the very same JSON.
             assert_eq!(struct_to_json(&fields).as_ref(), Ok(&entry.metadata));

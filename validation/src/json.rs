@@ -79,7 +79,7 @@ mod tests {
     fn nested_metadata_round_trips() {
         let json = serde_json::json!({"reason": "rotation", "count": 3, "ratio": 0.5,
             "tags": ["a", null, true], "nested": {"k": "v"}});
-        let fields = json_to_struct(&json).unwrap();
+        let fields = json_to_struct(json.clone()).unwrap();
         assert_eq!(struct_to_json(&fields).unwrap(), json);
     }
 
@@ -106,7 +106,7 @@ mod tests {
             serde_json::json!({"a\u{0}": 1}),
             serde_json::json!({"nested": {"list": ["ok", "\u{0}"]}}),
         ] {
-            let fields = json_to_struct(&json).unwrap();
+            let fields = json_to_struct(json.clone()).unwrap();
             assert_eq!(struct_to_json(&fields), Err(MetadataProblem::Nul), "{json}");
         }
     }

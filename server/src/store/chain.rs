@@ -86,28 +86,46 @@ pub(crate) async fn lock_head(
 /// Records the tenant if new, then locks and returns its row. Until the
 /// caller's transaction ends nobody else can move the chain head, nor set or
 /// clear the tenant's legal hold, which takes the same lock.
+///
+/// The lock comes first and the insert only when the tenant has no row yet:
+/// every append takes this path, and for a known tenant that is one round
+/// trip, not an upsert before it.
 pub(crate) async fn lock_tenant(
     txn: &DatabaseTransaction,
     tenant_id: &str,
 ) -> Result<audit_tenant::Model, DbErr> {
+    if let Some(row) = select_tenant(txn, tenant_id).await? {
+        return Ok(row);
+    }
     let tenant = audit_tenant::ActiveModel {
         tenant_id: ActiveValue::Set(tenant_id.to_owned()),
         created_at: ActiveValue::Set(now_micros()),
         head_sequence: ActiveValue::Set(0),
         head_hash: ActiveValue::Set(None),
     };
+    // A concurrent first append of the same tenant may insert it between
+    // our SELECT and this INSERT: DO NOTHING, then lock the row it made.
     audit_tenant::Entity::insert(tenant)
         .on_conflict_do_nothing()
         .exec_without_returning(txn)
         .await?;
+    select_tenant(txn, tenant_id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))
+}
+
+/// Reads a tenant's row, locked `FOR UPDATE` on Postgres (on SQLite the
+/// transaction already holds the database's write lock from BEGIN
+/// IMMEDIATE).
+async fn select_tenant(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+) -> Result<Option<audit_tenant::Model>, DbErr> {
     let mut query = audit_tenant::Entity::find_by_id(tenant_id.to_owned());
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    query
-        .one(txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))
+    query.one(txn).await
 }
 
 /// Returns the head a tenant row holds.

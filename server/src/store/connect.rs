@@ -15,6 +15,12 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// How long a request waits for a pooled connection before it fails as
 /// UNAVAILABLE.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled Postgres connection idle at least this long is pinged before
+/// use. Pinging on every checkout would add a round trip to every RPC (a
+/// List page is otherwise three or four); a connection that stayed idle
+/// this long may have been closed by a restarted server, a proxy or a
+/// firewall, and a broken one is replaced before a request sees it.
+const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// How long a SQLite writer waits for another writer's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -56,6 +62,7 @@ pub(crate) async fn connect(database_url: &str) -> Result<DatabaseConnection, St
     } else {
         options
             .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR)
             .set_application_name("audit-server");
     }
     Ok(Database::connect(options).await?)

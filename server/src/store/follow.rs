@@ -6,6 +6,7 @@
 
 use super::conditions::filter_condition;
 use super::entity::{audit_log, audit_tenant};
+use super::row_reader::PositionalRow;
 use super::rows::model_to_entry;
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, TenantScope};
@@ -46,8 +47,10 @@ impl AuditStore {
             .order_by(audit_log::Column::Sequence, Order::Asc)
             .limit(limit);
         let rows = self
-            .cancellable_read(|txn| Box::pin(query.all(txn)))
+            .cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
             .await?;
-        rows.into_iter().map(model_to_entry).collect()
+        rows.into_iter()
+            .map(|PositionalRow(row)| model_to_entry(row))
+            .collect()
     }
 }

@@ -2,6 +2,7 @@
 
 use super::conditions::{filter_condition, keyset_condition};
 use super::entity::audit_log::{self, Column};
+use super::row_reader::PositionalRow;
 use super::rows::model_to_entry;
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, Cursor, ListOrder, TenantScope};
@@ -28,14 +29,21 @@ impl AuditStore {
         let rows = if self.backend == DbBackend::Postgres && filter.scope == TenantScope::All {
             let merged = merged_tenant_pages(query, order, limit);
             self.cancellable_read(|txn| {
-                Box::pin(audit_log::Entity::find().from_raw_sql(merged).all(txn))
+                Box::pin(
+                    audit_log::Entity::find()
+                        .from_raw_sql(merged)
+                        .into_model::<PositionalRow>()
+                        .all(txn),
+                )
             })
             .await?
         } else {
-            self.cancellable_read(|txn| Box::pin(query.all(txn)))
+            self.cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
                 .await?
         };
-        rows.into_iter().map(model_to_entry).collect()
+        rows.into_iter()
+            .map(|PositionalRow(row)| model_to_entry(row))
+            .collect()
     }
 
     /// Returns how many entries match `filter`.

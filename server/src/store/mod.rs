@@ -45,6 +45,7 @@ mod partition_retention;
 mod partitions;
 mod pool;
 mod retention;
+mod row_reader;
 mod rows;
 mod stats;
 mod verify;

@@ -30,6 +30,13 @@ pub const CHAIN_CHANNEL: &str = "audit_appended";
 const MAX_PAYLOAD_BYTES: usize = 7000;
 /// How long the listener waits before reconnecting after an error.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The least time between two announcements. A `pg_notify` is a
+/// transaction of its own that commits (Postgres gives it a transaction id
+/// for the notification queue) and takes the queue's global lock: sent after
+/// every append, one-entry appends would pay a second commit each. Gathering
+/// the commits of this window into one announcement costs other processes'
+/// followers at most this much delay.
+const ANNOUNCE_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Shared by every clone of one [`AuditStore`]: one per process.
 #[derive(Clone)]
@@ -185,7 +192,8 @@ impl AuditStore {
 }
 
 /// Sends queued tenants as they come: one statement per wake-up, however
-/// many commits and tenants it covers.
+/// many commits and tenants it covers, and at most one per
+/// [`ANNOUNCE_INTERVAL`].
 async fn announce(store: AuditStore) {
     let notifier = store.notifier.clone();
     loop {
@@ -206,6 +214,10 @@ async fn announce(store: AuditStore) {
                 tracing::warn!(%error, "could not announce committed entries");
             }
         }
+        // The first commit after a quiet spell goes out at once; the ones
+        // during this pause wait for the next announcement (notify_one
+        // keeps the wake-up).
+        tokio::time::sleep(ANNOUNCE_INTERVAL).await;
     }
 }
 

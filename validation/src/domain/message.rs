@@ -53,7 +53,7 @@ pub fn entry_to_message(entry: AuditLogEntry) -> pb::AuditLog {
             path: request.path,
             status_code: request.status_code,
         }),
-        metadata: json_to_struct(&entry.metadata),
+        metadata: json_to_struct(entry.metadata),
         request_id: entry.request_id,
         idempotency_key: entry.idempotency_key.unwrap_or_default(),
         sequence,
@@ -63,30 +63,32 @@ pub fn entry_to_message(entry: AuditLogEntry) -> pb::AuditLog {
 }
 
 /// Converts stored JSON back to a Struct; None for anything but an object.
-pub fn json_to_struct(json: &Json) -> Option<Struct> {
+/// Takes the JSON by value: every string moves into the Struct rather than
+/// being copied (a List page converts a hundred documents).
+pub fn json_to_struct(json: Json) -> Option<Struct> {
     match json {
         Json::Object(object) => Some(object_to_struct(object)),
         _ => None,
     }
 }
 
-fn object_to_struct(object: &Map<String, Json>) -> Struct {
+fn object_to_struct(object: Map<String, Json>) -> Struct {
     Struct {
         fields: object
-            .iter()
-            .map(|(key, value)| (key.clone(), json_to_value(value)))
+            .into_iter()
+            .map(|(key, value)| (key, json_to_value(value)))
             .collect(),
     }
 }
 
-fn json_to_value(json: &Json) -> Value {
+fn json_to_value(json: Json) -> Value {
     let kind = match json {
         Json::Null => Kind::NullValue(0),
-        Json::Bool(flag) => Kind::BoolValue(*flag),
+        Json::Bool(flag) => Kind::BoolValue(flag),
         Json::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
-        Json::String(text) => Kind::StringValue(text.clone()),
+        Json::String(text) => Kind::StringValue(text),
         Json::Array(items) => Kind::ListValue(ListValue {
-            values: items.iter().map(json_to_value).collect(),
+            values: items.into_iter().map(json_to_value).collect(),
         }),
         Json::Object(object) => Kind::StructValue(object_to_struct(object)),
     };
