@@ -38,16 +38,22 @@ impl AuditStore {
                 stray.tenant_id
             )));
         }
-        let attempt = match self.append_once(tenant_id, &entries).await {
+        // Only an entry with an idempotency key can race (see below): keep
+        // a copy for the second attempt only then.
+        let retry = entries
+            .iter()
+            .any(|entry| entry.idempotency_key.is_some())
+            .then(|| entries.clone());
+        let attempt = match (self.append_once(tenant_id, entries).await, retry) {
             // A concurrent append inserted one of our keys between our lookup
             // and our insert (Postgres, READ COMMITTED). Its row is committed
             // by the time the violation is reported, so a second attempt finds
             // it and resolves to its id (or a conflict).
-            Err(error) if is_unique_violation(&error) => {
+            (Err(error), Some(entries)) if is_unique_violation(&error) => {
                 tracing::debug!(%error, tenant_id, "idempotency key raced; retrying the append");
-                self.append_once(tenant_id, &entries).await?
+                self.append_once(tenant_id, entries).await?
             }
-            other => other?,
+            (other, _) => other?,
         };
         match attempt {
             Attempt::Stored(ids) => {
@@ -61,7 +67,7 @@ impl AuditStore {
     async fn append_once(
         &self,
         tenant_id: &str,
-        entries: &[AuditLogEntry],
+        entries: Vec<AuditLogEntry>,
     ) -> Result<Attempt, DbErr> {
         let txn = self.begin_write().await?;
         // Locked before the key lookup: under the lock no other append to
@@ -105,18 +111,18 @@ impl AuditStore {
             }
         }
 
-        insert_rows(&txn, tenant_id, rows).await?;
+        // Moves the chain head too (when anything was inserted).
+        insert_rows(&txn, &head, rows).await?;
         insert_keys(&txn, tenant_id, new_keys).await?;
-        head.save(&txn).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))
     }
 }
 
 /// Returns the row of `entry`, linked as the next entry of the chain.
-fn linked_row(head: &mut ChainHead, entry: &AuditLogEntry) -> Result<audit_log::Model, DbErr> {
-    let link = head.link(entry)?;
-    let mut row = entry_to_model(entry);
+fn linked_row(head: &mut ChainHead, entry: AuditLogEntry) -> Result<audit_log::Model, DbErr> {
+    let mut row = entry_to_model(&entry);
+    let link = head.link_owned(entry)?;
     set_link(&mut row, &link);
     Ok(row)
 }

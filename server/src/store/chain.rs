@@ -24,7 +24,19 @@ impl ChainHead {
     /// Gives `entry` the next sequence, its digest and hash, and advances
     /// the head to it.
     pub fn link(&mut self, entry: &AuditLogEntry) -> Result<ChainLink, DbErr> {
-        let link = link_at(entry, self.sequence + 1, &self.hash)?;
+        self.link_owned(entry.clone())
+    }
+
+    /// Like [`link`](Self::link), consuming the entry: its digest is taken
+    /// from it without a copy (appends link every entry of a batch).
+    pub fn link_owned(&mut self, entry: AuditLogEntry) -> Result<ChainLink, DbErr> {
+        let sequence = self.sequence + 1;
+        let content_digest = digest_at(entry, sequence)?;
+        let link = ChainLink {
+            sequence,
+            content_digest,
+            hash: chain_hash(&content_digest, &self.hash),
+        };
         self.sequence = link.sequence;
         self.hash = link.hash;
         Ok(link)
@@ -46,20 +58,6 @@ impl ChainHead {
             .await?;
         Ok(())
     }
-}
-
-/// Returns the link of `entry` at `sequence` after `previous_hash`.
-pub(crate) fn link_at(
-    entry: &AuditLogEntry,
-    sequence: i64,
-    previous_hash: &[u8; 32],
-) -> Result<ChainLink, DbErr> {
-    let digest = digest_at(entry.clone(), sequence)?;
-    Ok(ChainLink {
-        sequence,
-        content_digest: digest,
-        hash: chain_hash(&digest, previous_hash),
-    })
 }
 
 /// Returns the content digest of `entry` as if it stood at `sequence`.

@@ -7,6 +7,7 @@
 //! UNNEST statement binds 26 arrays whatever the batch size, so its text is
 //! fixed and sqlx's per-connection statement cache prepares it once.
 
+use super::chain::ChainHead;
 use super::entity::audit_log;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
@@ -24,8 +25,18 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 /// with an empty value meaning NULL: no stored address, fingerprint or key is
 /// empty (an address key is 16 bytes, a fingerprint 32, and the RPC layer
 /// turns an empty idempotency key into none), and "no metadata" is stored as
-/// SQL NULL, never as JSON `null`.
-const POSTGRES_UNNEST_INSERT: &str = r#"INSERT INTO "audit_logs" (
+/// SQL NULL, never as JSON `null`. Metadata travels as JSON text cast to
+/// `jsonb` in the statement (an empty text for none): Postgres parses JSON
+/// text either way, and a string is cheaper to hand to the driver than a
+/// JSON tree, which SeaORM copies and sqlx serialises per row.
+///
+/// The tenant's new chain head rides along in a data-modifying CTE ($27,
+/// $28): one round trip fewer per append than a separate UPDATE, which for a
+/// one-entry append is a fifth of its round trips.
+const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_head" AS (
+    UPDATE "audit_tenants" SET "head_sequence" = $27, "head_hash" = $28
+    WHERE "tenant_id" = $1)
+INSERT INTO "audit_logs" (
     "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
     "actor_id", "actor_type", "actor_name", "actor_email",
     "target_type", "target_id", "target_name", "result", "client_ip", "user_agent",
@@ -35,12 +46,12 @@ SELECT $1, r.id, r.occurred_at, r.received_at, r.action, r.action_namespace,
     r.actor_id, r.actor_type, r.actor_name, r.actor_email,
     r.target_type, r.target_id, r.target_name, r.result, NULLIF(r.client_ip, ''::bytea),
     r.user_agent, r.request_method, r.request_path, r.request_status_code,
-    NULLIF(r.metadata, 'null'::jsonb), r.request_id, NULLIF(r.idempotency_key, ''),
+    NULLIF(r.metadata, '')::jsonb, r.request_id, NULLIF(r.idempotency_key, ''),
     NULLIF(r.idempotency_fingerprint, ''::bytea), r.sequence, r.content_digest, r.hash
 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::text[], $6::text[],
     $7::text[], $8::int2[], $9::text[], $10::text[],
     $11::text[], $12::text[], $13::text[], $14::int2[], $15::bytea[], $16::text[],
-    $17::text[], $18::text[], $19::int4[], $20::jsonb[], $21::text[],
+    $17::text[], $18::text[], $19::int4[], $20::text[], $21::text[],
     $22::text[], $23::bytea[], $24::int8[], $25::bytea[], $26::bytea[])
 AS r(id, occurred_at, received_at, action, action_namespace,
     actor_id, actor_type, actor_name, actor_email,
@@ -48,22 +59,23 @@ AS r(id, occurred_at, received_at, action, action_namespace,
     request_method, request_path, request_status_code, metadata, request_id,
     idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)"#;
 
-/// Inserts `rows`, all of `tenant_id` and all linked into its chain, in the
-/// caller's transaction.
+/// Inserts `rows`, all of the head's tenant and all linked into its chain,
+/// and moves the tenant's chain head to `head`, in the caller's transaction
+/// (which holds the head's lock).
 pub(crate) async fn insert_rows(
     txn: &DatabaseTransaction,
-    tenant_id: &str,
+    head: &ChainHead,
     rows: Vec<audit_log::Model>,
 ) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
     if txn.get_database_backend() == DbBackend::Postgres {
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            POSTGRES_UNNEST_INSERT,
-            unnest_values(tenant_id, rows)?,
-        );
+        let mut values = unnest_values(&head.tenant_id, rows)?;
+        values.push(head.sequence.into());
+        values.push(head.hash.to_vec().into());
+        let statement =
+            Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_UNNEST_INSERT, values);
         txn.execute_raw(statement).await?;
         return Ok(());
     }
@@ -78,7 +90,7 @@ pub(crate) async fn insert_rows(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    head.save(txn).await
 }
 
 /// One vector per column, filled by moving each row's fields (no copies).
@@ -102,7 +114,7 @@ struct Columns {
     request_method: Vec<String>,
     request_path: Vec<String>,
     request_status_code: Vec<i32>,
-    metadata: Vec<serde_json::Value>,
+    metadata: Vec<String>,
     request_id: Vec<String>,
     idempotency_key: Vec<String>,
     idempotency_fingerprint: Vec<Vec<u8>>,
@@ -149,8 +161,10 @@ fn unnest_values(tenant_id: &str, rows: Vec<audit_log::Model>) -> Result<Vec<Val
         c.request_method.push(row.request_method);
         c.request_path.push(row.request_path);
         c.request_status_code.push(row.request_status_code);
-        c.metadata
-            .push(row.metadata.unwrap_or(serde_json::Value::Null));
+        c.metadata.push(match row.metadata {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(json) => json.to_string(),
+        });
         c.request_id.push(row.request_id);
         c.idempotency_key
             .push(row.idempotency_key.unwrap_or_default());
