@@ -374,21 +374,26 @@ impl Report {
         // (server/src/store and server/src/rpc), to read the numbers by.
         let design = match phase {
             "Batch ingest" | "Single appends" => {
-                "An append is BEGIN, the tenant upsert, `SELECT … FOR UPDATE` on the chain \
-                 head, the UNNEST INSERT, the head UPDATE and COMMIT, each a round trip, and \
-                 before them the service validates every entry and computes its canonical-JSON \
-                 digest and chain hash on the same cores."
+                "An append is BEGIN, `SELECT … FOR UPDATE` on the tenant's chain head (the \
+                 tenant row is inserted first only for a new tenant), the UNNEST INSERT whose \
+                 CTE also moves the head, and COMMIT: four round trips to the ceiling's five, \
+                 plus the gRPC call. Before them the service decodes and validates every entry, \
+                 and under the lock computes each entry's canonical-JSON digest and chain hash, \
+                 on the same two cores as Postgres."
             }
             "List pages" => {
                 "Each page read is its own transaction (BEGIN, `SELECT pg_backend_pid(), \
-                 now()::text` so an abandoned call can be cancelled, the page SELECT, COMMIT): \
-                 four round trips where the direct side has one, then sea-orm models, domain \
-                 entries and protobuf (metadata JSON → Struct)."
+                 now()::text` so an abandoned call can be cancelled, the page SELECT; the \
+                 COMMIT is sent after the page is handed on): three round trips where the \
+                 direct side has one, then rows decoded by position into domain entries and \
+                 protobuf (metadata JSON → Struct), a hop to the stream's task, and the \
+                 client's decoding of the page."
             }
             "Export" => {
-                "The export is one such four-statement page transaction per 1000 rows, each \
-                 row decoded by sea-orm and re-encoded as protobuf, where COPY streams \
-                 Postgres' own binary rows from one statement."
+                "The export is one such page transaction per 1000 rows, the next page read \
+                 while the current one is encoded and sent; each row is decoded and \
+                 re-encoded as protobuf, where COPY streams Postgres' own binary rows from one \
+                 statement."
             }
             _ => "The server runs the six aggregates in one read-only snapshot, as here.",
         };
