@@ -11,6 +11,7 @@ mod client_errors;
 mod client_paging;
 mod client_queries;
 mod client_retry;
+mod concurrent_appends;
 mod delete;
 mod describe_filters;
 mod failure_deadline;

@@ -88,6 +88,40 @@ impl Observer {
         }
     }
 
+    /// Locks `tenant`'s chain head (its `audit_tenants` row) in a
+    /// transaction of the observer's: the server's appends to the tenant
+    /// wait until it is rolled back, as behind a long append of another
+    /// replica.
+    pub async fn lock_chain_head(&self, tenant: &str) -> DatabaseTransaction {
+        let txn = self.db.begin().await.expect("the observer begins");
+        let locked = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT tenant_id FROM audit_tenants WHERE tenant_id = $1 FOR UPDATE",
+                [tenant.into()],
+            ))
+            .await
+            .expect("the observer locks the chain head");
+        assert!(locked.is_some(), "tenant {tenant} has no chain head yet");
+        txn
+    }
+
+    /// Returns how many of the server's statements wait on a lock now.
+    pub async fn server_statements_waiting_on_locks(&self) -> usize {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'audit-server' \
+                   AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .expect("pg_stat_activity is readable")
+            .expect("count returns a row");
+        row.try_get_by_index::<i64>(0).expect("a count") as usize
+    }
+
     /// Takes an ACCESS EXCLUSIVE lock on `audit_logs` in a transaction of
     /// the observer's: every read of the table waits until it is rolled
     /// back, which makes any List as slow as the test wants.

@@ -38,6 +38,18 @@ impl AuditStore {
                 stray.tenant_id
             )));
         }
+        self.append_grouped(tenant_id, entries).await
+    }
+
+    /// Stores a batch of one tenant in one transaction (see [`append`];
+    /// `tenant_writer` calls it with one call's entries or a group's).
+    ///
+    /// [`append`]: Self::append
+    pub(crate) async fn append_batch(
+        &self,
+        tenant_id: &str,
+        entries: Vec<AuditLogEntry>,
+    ) -> Result<Vec<Uuid>, StoreError> {
         // Only an entry with an idempotency key can race (see below): keep
         // a copy for the second attempt only then.
         let retry = entries

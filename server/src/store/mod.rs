@@ -48,6 +48,7 @@ mod retention;
 mod row_reader;
 mod rows;
 mod stats;
+mod tenant_writer;
 mod verify;
 
 #[cfg(test)]
@@ -86,6 +87,8 @@ pub struct AuditStore {
     backend: DbBackend,
     /// Wakes followers after chained writes; shared by every clone.
     notifier: ChainNotifier,
+    /// Per-tenant group commit of appends; shared by every clone.
+    writers: tenant_writer::TenantWriters,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -107,6 +110,7 @@ impl AuditStore {
             db,
             backend,
             notifier: ChainNotifier::default(),
+            writers: tenant_writer::TenantWriters::default(),
         })
     }
 
