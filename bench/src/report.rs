@@ -377,9 +377,12 @@ impl Report {
                 "An append is BEGIN, `SELECT … FOR UPDATE` on the tenant's chain head (the \
                  tenant row is inserted first only for a new tenant), the UNNEST INSERT whose \
                  CTE also moves the head, and COMMIT: four round trips to the ceiling's five, \
-                 plus the gRPC call. Before them the service decodes and validates every entry, \
-                 and under the lock computes each entry's canonical-JSON digest and chain hash, \
-                 on the same two cores as Postgres."
+                 plus the gRPC call. Calls to one tenant that queue behind its transaction share \
+                 the next one (group commit), so a tenant's calls wait in the server rather \
+                 than on the row lock, and fewer statements than calls can run. Before the \
+                 statements the service decodes and validates every entry, and under the lock \
+                 computes each entry's canonical-JSON digest and chain hash, on the same two \
+                 cores as Postgres, the client and the ceiling's client."
             }
             "List pages" => {
                 "Each page read is its own transaction (BEGIN, `SELECT pg_backend_pid(), \
