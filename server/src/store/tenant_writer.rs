@@ -116,9 +116,15 @@ impl AuditStore {
 
     /// The writer: commits groups until the tenant's queue is empty.
     async fn write_tenant(self, tenant_id: String) {
+        let mut watch = WriterWatch {
+            writers: self.writers.clone(),
+            tenant_id: tenant_id.clone(),
+            done: false,
+        };
         loop {
             let group = self.writers.take_group(&tenant_id);
             if group.is_empty() {
+                watch.done = true;
                 return;
             }
             self.commit_group(&tenant_id, group).await;
@@ -185,6 +191,30 @@ impl AuditStore {
             let _ = pending
                 .reply
                 .send(Err(StoreError::Unavailable(cause.to_owned())));
+        }
+    }
+}
+
+/// Clears a tenant's queue if its writer ends before emptying it (a panic,
+/// or the runtime shutting down): otherwise the queue would outlive its
+/// writer, and every later append to the tenant would wait for a writer
+/// nobody starts.
+struct WriterWatch {
+    writers: TenantWriters,
+    tenant_id: String,
+    done: bool,
+}
+
+impl Drop for WriterWatch {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let orphans = lock(&self.writers.queues).remove(&self.tenant_id);
+        for pending in orphans.into_iter().flatten() {
+            let _ = pending.reply.send(Err(StoreError::Internal(
+                "the tenant's writer stopped before writing this append".to_owned(),
+            )));
         }
     }
 }
