@@ -6,8 +6,7 @@
 
 use super::conditions::filter_condition;
 use super::entity::{audit_log, audit_tenant};
-use super::row_reader::PositionalRow;
-use super::rows::model_to_entry;
+use super::row_reader::{PositionalRow, into_entries};
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, TenantScope};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
@@ -49,8 +48,6 @@ impl AuditStore {
         let rows = self
             .cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
             .await?;
-        rows.into_iter()
-            .map(|PositionalRow(row)| model_to_entry(row))
-            .collect()
+        into_entries(rows)
     }
 }

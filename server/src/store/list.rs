@@ -2,8 +2,7 @@
 
 use super::conditions::{filter_condition, keyset_condition};
 use super::entity::audit_log::{self, Column};
-use super::row_reader::PositionalRow;
-use super::rows::model_to_entry;
+use super::row_reader::{PositionalRow, into_entries};
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, Cursor, ListOrder, TenantScope};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
@@ -41,9 +40,7 @@ impl AuditStore {
             self.cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
                 .await?
         };
-        rows.into_iter()
-            .map(|PositionalRow(row)| model_to_entry(row))
-            .collect()
+        into_entries(rows)
     }
 
     /// Returns how many entries match `filter`.

@@ -10,13 +10,23 @@
 //! `find()`, or `l.*` of it), and the migrations fix the column types, so
 //! position and type are known.
 
+use super::StoreError;
 use super::entity::audit_log;
+use super::rows::model_to_entry;
+use crate::domain::AuditLogEntry;
 use sea_orm::sqlx::Row;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
 /// One `audit_logs` row read by position; see the module docs.
 pub(crate) struct PositionalRow(pub audit_log::Model);
+
+/// Returns the entries the rows hold; Internal for a malformed row.
+pub(crate) fn into_entries(rows: Vec<PositionalRow>) -> Result<Vec<AuditLogEntry>, StoreError> {
+    rows.into_iter()
+        .map(|PositionalRow(row)| model_to_entry(row))
+        .collect()
+}
 
 impl FromQueryResult for PositionalRow {
     fn from_query_result(result: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
