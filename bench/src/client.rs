@@ -51,14 +51,22 @@ impl Tokens {
 
 /// Opens a new connection to the server.
 pub async fn connect(endpoint: &str) -> Result<AuditServiceClient<Channel>> {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+    // Export pages of 1000 entries with 500 bytes of metadata exceed the
+    // default 4 MiB decode limit.
+    Ok(AuditServiceClient::new(channel(endpoint).await?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// The most bytes one response message may have.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Opens a new HTTP/2 connection to the server.
+pub async fn channel(endpoint: &str) -> Result<Channel> {
+    tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
         .tcp_nodelay(true)
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {endpoint}"))?;
-    // Export pages of 1000 entries with 500 bytes of metadata exceed the
-    // default 4 MiB decode limit.
-    Ok(AuditServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
+        .with_context(|| format!("cannot connect to {endpoint}"))
 }
 
 /// Wraps `message` in a request carrying `token`.

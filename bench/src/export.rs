@@ -3,15 +3,22 @@
 //! `COPY (SELECT … same order) TO STDOUT (FORMAT binary)` of the same rows.
 
 use crate::client::{self, Tokens};
+use crate::counting_codec::CountingCodec;
 use crate::dataset::DataSet;
 use crate::ingest::Rate;
 use crate::pages::TENANT;
 use crate::rows::COLUMNS;
 use anyhow::{Context, Result, bail};
-use audit_proto::ListAuditLogsRequest;
+use audit_proto::{ListAuditLogsRequest, ListAuditLogsResponse};
 use futures_util::StreamExt;
 use sqlx::PgConnection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tonic::codegen::http::uri::PathAndQuery;
+
+/// The method the generated client calls for ListAuditLogs.
+const LIST_PATH: &str = "/audit.v1.AuditService/ListAuditLogs";
 
 /// Runs per side; the median run is reported.
 const RUNS: usize = 3;
@@ -29,7 +36,8 @@ pub async fn measure(
     tokens: &Tokens,
     conn: &mut PgConnection,
 ) -> Result<ExportResult> {
-    let mut client = client::connect(endpoint).await?;
+    let mut grpc = tonic::client::Grpc::new(client::channel(endpoint).await?)
+        .max_decoding_message_size(client::MAX_MESSAGE_BYTES);
     let statement = format!(
         "COPY (SELECT {COLUMNS} FROM audit_logs WHERE tenant_id = '{}' \
          ORDER BY occurred_at DESC, id DESC) TO STDOUT (FORMAT binary)",
@@ -44,22 +52,31 @@ pub async fn measure(
             page_size: 1000,
             ..Default::default()
         };
-        let mut stream = client
-            .list_audit_logs(client::request(request, tokens.tenant(TENANT)))
+        // The generated client's call, with a codec that also counts the
+        // bytes it decodes.
+        let decoded_bytes = Arc::new(AtomicU64::new(0));
+        grpc.ready().await.context("the server is not ready")?;
+        let mut stream = grpc
+            .server_streaming(
+                client::request(request, tokens.tenant(TENANT)),
+                PathAndQuery::from_static(LIST_PATH),
+                CountingCodec::<ListAuditLogsRequest, ListAuditLogsResponse>::new(Arc::clone(
+                    &decoded_bytes,
+                )),
+            )
             .await
             .context("ListAuditLogs failed")?
             .into_inner();
-        let (mut rows, mut bytes) = (0u64, 0u64);
+        let mut rows = 0u64;
         while let Some(message) = stream.next().await {
             let message = message.context("ListAuditLogs export stream failed")?;
             rows += message.audit_logs.len() as u64;
-            bytes += prost::Message::encoded_len(&message) as u64;
         }
         service_runs.push(Rate {
             events: rows,
             elapsed: started.elapsed(),
         });
-        service_bytes = bytes;
+        service_bytes = decoded_bytes.load(Ordering::Relaxed);
 
         let started = Instant::now();
         let mut copy = conn

@@ -19,6 +19,7 @@ mod chart;
 mod client;
 mod cluster;
 mod copy_binary;
+mod counting_codec;
 mod dataset;
 mod db;
 mod export;
