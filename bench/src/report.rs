@@ -374,12 +374,12 @@ impl Report {
         // (server/src/store and server/src/rpc), to read the numbers by.
         let design = match phase {
             "Batch ingest" | "Single appends" => {
-                "An append is BEGIN, `SELECT … FOR UPDATE` on the tenant's chain head (the \
-                 tenant row is inserted first only for a new tenant), the UNNEST INSERT whose \
-                 CTE also moves the head, and COMMIT: four round trips to the ceiling's five, \
-                 plus the gRPC call. Calls to one tenant that queue behind its transaction share \
-                 the next one (group commit), so a tenant's calls wait in the server rather \
-                 than on the row lock, and fewer statements than calls can run. Before the \
+                "An append transaction is BEGIN, `SELECT … FOR UPDATE` on the chain heads of \
+                 its tenants (a tenant row is inserted first only for a new tenant), the UNNEST \
+                 INSERT whose CTE also moves the heads, and COMMIT: four round trips to the \
+                 ceiling's five per call, plus the gRPC call. At most one append transaction \
+                 per core runs at once; calls that arrive meanwhile, of any tenants, share the \
+                 next one (group commit), so fewer statements than calls can run. Before the \
                  statements the service decodes and validates every entry, and under the lock \
                  computes each entry's canonical-JSON digest and chain hash, on the same two \
                  cores as Postgres, the client and the ceiling's client."

@@ -50,7 +50,9 @@ impl Application {
     /// coming months (Postgres), then binds the listen address
     /// (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let store = AuditStore::connect(&settings.database_url).await?;
+        let store = AuditStore::connect(&settings.database_url)
+            .await?
+            .with_append_writers(settings.append_writers);
         store.migrate().await?;
         // A failure here only sends appends to the DEFAULT partition until
         // the daily upkeep succeeds: not a reason to refuse to serve.

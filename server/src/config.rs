@@ -145,6 +145,11 @@ pub struct ServerArgs {
         global = true
     )]
     pub max_streaming_calls: usize,
+    /// Most append transactions at once; appends that arrive meanwhile
+    /// wait in the server and share the next one (group commit). 0 picks
+    /// one per core, at least 2, on Postgres, and 1 on SQLite.
+    #[arg(long, env = "AUDIT_APPEND_WRITERS", default_value_t = 0, global = true)]
+    pub append_writers: usize,
     /// Most follow streams (ListAuditLogs with follow) open at once per
     /// tenant; admin streams across all tenants share one more such cap.
     #[arg(
@@ -225,6 +230,8 @@ pub struct Settings {
     pub follow: FollowSettings,
     /// The retention minimum and the purge job's pace.
     pub retention: RetentionSettings,
+    /// Most concurrent append transactions; 0 for the backend's default.
+    pub append_writers: usize,
 }
 
 impl ServerArgs {
@@ -278,6 +285,7 @@ impl ServerArgs {
                 purge_interval: self.retention_purge_interval,
                 batch_size: self.retention_batch_size,
             },
+            append_writers: self.append_writers,
         })
     }
 }

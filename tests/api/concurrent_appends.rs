@@ -1,11 +1,14 @@
-//! Concurrent appends to one tenant: each call gets its own ids or its own
-//! error, the chain stays gapless with each batch contiguous in it, however
-//! the server groups the calls into transactions.
+//! Concurrent appends, to one tenant and to several: each call gets its own
+//! ids or its own error, each tenant's chain stays gapless with each batch
+//! contiguous in it, however the server groups the calls into transactions
+//! (group commit: calls that queue behind busy writers share the next
+//! transaction, whatever their tenants).
 
 use audit_proto::{ActorType, AuditLog, ChainStatus, ListAuditLogsRequest, SortOrder};
 use audit_tests::database_activity::Observer;
 use audit_tests::{
-    ACME, AuditLogInputExt, Backend, TestApp, assert_code, input, on_both_backends, verify_chain,
+    ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, assert_code, input, on_both_backends,
+    verify_chain,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,16 +17,29 @@ use tonic::Code;
 
 type Call = JoinHandle<Result<Vec<String>, audit_client::Error>>;
 
-/// Starts one append of `entries` actions as ACME's user.
+/// A tenant that has no entries before the test appends.
+const INITECH: &str = "initech";
+
+/// Starts one append of `entries` as ACME's user.
 fn append(app: &TestApp, entries: Vec<audit_proto::AuditLogInput>) -> Call {
-    let client = app.client_for(ACME, audit_tests::ALL_SCOPES);
+    append_as(app, ACME, entries)
+}
+
+/// Starts one append of `entries` as `tenant`'s user.
+fn append_as(app: &TestApp, tenant: &str, entries: Vec<audit_proto::AuditLogInput>) -> Call {
+    let client = app.client_for(tenant, audit_tests::ALL_SCOPES);
     tokio::spawn(async move { client.append(entries).await })
 }
 
 /// Every entry of ACME in sequence order.
 async fn chain(app: &TestApp) -> Vec<AuditLog> {
+    chain_of(app, ACME).await
+}
+
+/// Every entry of `tenant` in sequence order.
+async fn chain_of(app: &TestApp, tenant: &str) -> Vec<AuditLog> {
     app.list(
-        ACME,
+        tenant,
         ListAuditLogsRequest {
             order: SortOrder::OldestFirst as i32,
             ..Default::default()
@@ -33,11 +49,16 @@ async fn chain(app: &TestApp) -> Vec<AuditLog> {
     .expect("list")
 }
 
-/// Asserts that sequences run 1..=n with no gap, that each call's ids hold
-/// consecutive sequences in its input order, and that the server verifies
-/// the chain as intact.
+/// Asserts of ACME's chain what [`assert_contiguous_in`] does.
 async fn assert_contiguous(app: &TestApp, calls: &[Vec<String>]) {
-    let entries = chain(app).await;
+    assert_contiguous_in(app, ACME, calls).await;
+}
+
+/// Asserts that `tenant`'s sequences run 1..=n with no gap, that each of
+/// its calls' ids hold consecutive sequences in input order, and that the
+/// server verifies the chain as intact.
+async fn assert_contiguous_in(app: &TestApp, tenant: &str, calls: &[Vec<String>]) {
+    let entries = chain_of(app, tenant).await;
     let mut sequences: Vec<i64> = entries.iter().map(|entry| entry.sequence).collect();
     sequences.sort_unstable();
     let expected: Vec<i64> = (1..=entries.len() as i64).collect();
@@ -51,10 +72,14 @@ async fn assert_contiguous(app: &TestApp, calls: &[Vec<String>]) {
         let consecutive: Vec<i64> = (own[0]..own[0] + own.len() as i64).collect();
         assert_eq!(own, consecutive, "a call's entries are not contiguous");
     }
-    let verdict = verify_chain(app, ACME, Default::default())
+    let verdict = verify_chain(app, tenant, Default::default())
         .await
         .expect("verify");
-    assert_eq!(verdict.status(), ChainStatus::Intact, "{verdict:?}");
+    assert_eq!(
+        verdict.status(),
+        ChainStatus::Intact,
+        "{tenant}: {verdict:?}"
+    );
 }
 
 on_both_backends!(concurrent_appends_to_one_tenant_each_get_their_own_ids);
@@ -99,14 +124,7 @@ async fn a_conflicting_call_queued_with_others_fails_alone() {
     let held = observer.lock_chain_head(ACME).await;
 
     let blocked = append(&app, vec![input("doc.create"), input("doc.share")]);
-    let started = tokio::time::Instant::now();
-    while observer.server_statements_waiting_on_locks().await == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the first append never waited on the chain head"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_on_the_held_head(&observer).await;
     let conflicting = append(
         &app,
         vec![
@@ -135,4 +153,139 @@ async fn a_conflicting_call_queued_with_others_fails_alone() {
 
     assert_eq!(chain(&app).await.len(), 1 + 2 + 6);
     assert_contiguous(&app, &stored).await;
+}
+
+/// Waits until an append of the server waits on a chain head the observer
+/// holds.
+async fn wait_on_the_held_head(observer: &Observer) {
+    let started = tokio::time::Instant::now();
+    while observer.server_statements_waiting_on_locks().await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the first append never waited on the chain head"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Awaits each call and returns its ids, per tenant in call order.
+async fn stored_by_tenant(
+    calls: Vec<(&'static str, Call)>,
+) -> HashMap<&'static str, Vec<Vec<String>>> {
+    let mut stored: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+    for (tenant, call) in calls {
+        let ids = call.await.expect("task").expect("append");
+        stored.entry(tenant).or_default().push(ids);
+    }
+    stored
+}
+
+on_both_backends!(concurrent_appends_to_several_tenants_each_get_their_own_ids);
+async fn concurrent_appends_to_several_tenants_each_get_their_own_ids(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tenants = [ACME, GLOBEX, INITECH, "hooli", "umbrella"];
+    let calls: Vec<(&'static str, Call)> = (0..30)
+        .map(|call| {
+            let tenant = tenants[call % tenants.len()];
+            let entries = (0..=call % 4)
+                .map(|n| input(&format!("doc.edit.{call}.{n}")))
+                .collect();
+            (tenant, append_as(&app, tenant, entries))
+        })
+        .collect();
+
+    let stored = stored_by_tenant(calls).await;
+    for tenant in tenants {
+        let calls = &stored[tenant];
+        let ids: Vec<&String> = calls.iter().flatten().collect();
+        assert_eq!(chain_of(&app, tenant).await.len(), ids.len(), "{tenant}");
+        assert_contiguous_in(&app, tenant, calls).await;
+    }
+}
+
+/// Postgres only, one writer: while it waits on a chain head the observer
+/// holds, appends to other tenants (one of them new) queue, then share one
+/// transaction once it is free.
+#[tokio::test]
+async fn appends_to_several_tenants_queued_behind_a_busy_writer_share_one_transaction() {
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| settings.append_writers = 1).await;
+    let acme_first = app.seed(ACME, vec![input("user.login")]).await;
+    let globex_first = app.seed(GLOBEX, vec![input("user.login")]).await;
+    let observer = Observer::connect(&app).await;
+    let held = observer.lock_chain_head(ACME).await;
+
+    let blocked = append(&app, vec![input("doc.create")]);
+    wait_on_the_held_head(&observer).await;
+    let queued = vec![
+        (
+            GLOBEX,
+            append_as(&app, GLOBEX, vec![input("doc.view"), input("doc.share")]),
+        ),
+        (INITECH, append_as(&app, INITECH, vec![input("user.login")])),
+        (GLOBEX, append_as(&app, GLOBEX, vec![input("doc.delete")])),
+    ];
+    // Let every call reach the server before the head is released.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held.rollback().await.expect("release the chain head");
+
+    let blocked = blocked.await.expect("task").expect("the blocked append");
+    let stored = stored_by_tenant(queued).await;
+    let grouped: Vec<String> = stored.values().flatten().flatten().cloned().collect();
+    assert_eq!(grouped.len(), 4);
+    assert_eq!(
+        observer.transactions_that_wrote(&grouped).await,
+        1,
+        "the queued appends were not written together"
+    );
+    assert_eq!(
+        observer.transactions_that_wrote(&blocked).await,
+        1,
+        "the blocked append was split"
+    );
+    let mut globex = vec![globex_first];
+    globex.extend(stored[GLOBEX].iter().cloned());
+    assert_contiguous_in(&app, ACME, &[acme_first, blocked]).await;
+    assert_contiguous_in(&app, GLOBEX, &globex).await;
+    assert_contiguous_in(&app, INITECH, &stored[INITECH]).await;
+}
+
+/// Postgres only, one writer: a call whose idempotency key conflicts, queued
+/// with calls to other tenants, fails alone; the others are stored.
+#[tokio::test]
+async fn a_conflicting_call_in_a_group_of_several_tenants_fails_alone() {
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| settings.append_writers = 1).await;
+    let acme_first = app.seed(ACME, vec![input("user.login")]).await;
+    let globex_first = app
+        .seed(GLOBEX, vec![input("user.login").idempotency_key("login-1")])
+        .await;
+    let observer = Observer::connect(&app).await;
+    let held = observer.lock_chain_head(ACME).await;
+
+    let blocked = append(&app, vec![input("doc.create")]);
+    wait_on_the_held_head(&observer).await;
+    let before = append_as(&app, INITECH, vec![input("doc.view")]);
+    let conflicting = append_as(
+        &app,
+        GLOBEX,
+        vec![input("user.logout").idempotency_key("login-1")],
+    );
+    let after = append_as(&app, GLOBEX, vec![input("doc.share")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held.rollback().await.expect("release the chain head");
+
+    let blocked = blocked.await.expect("task").expect("the blocked append");
+    let status = assert_code(conflicting.await.expect("task"), Code::AlreadyExists);
+    assert!(status.message().contains("login-1"), "{status:?}");
+    let before = before
+        .await
+        .expect("task")
+        .expect("the other tenant's append");
+    let after = after
+        .await
+        .expect("task")
+        .expect("the same tenant's other append");
+
+    assert_contiguous_in(&app, ACME, &[acme_first, blocked]).await;
+    assert_contiguous_in(&app, GLOBEX, &[globex_first, after]).await;
+    assert_contiguous_in(&app, INITECH, &[before]).await;
 }

@@ -80,6 +80,7 @@ impl TestApp {
                 purge_interval: Duration::ZERO,
                 ..RetentionSettings::default()
             },
+            append_writers: 0,
         };
         configure(&mut settings);
         let application = Application::build(settings.clone())

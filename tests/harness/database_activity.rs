@@ -106,6 +106,23 @@ impl Observer {
         txn
     }
 
+    /// Returns how many transactions wrote the entries `ids` (by their
+    /// rows' `xmin`): how the server grouped the appends that stored them.
+    pub async fn transactions_that_wrote(&self, ids: &[String]) -> usize {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT count(DISTINCT xmin::text) FROM audit_logs \
+                 WHERE id = ANY($1::text[]::uuid[])",
+                [ids.to_vec().into()],
+            ))
+            .await
+            .expect("audit_logs is readable")
+            .expect("count returns a row");
+        row.try_get_by_index::<i64>(0).expect("a count") as usize
+    }
+
     /// Returns how many of the server's statements wait on a lock now.
     pub async fn server_statements_waiting_on_locks(&self) -> usize {
         let row = self

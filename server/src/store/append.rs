@@ -1,9 +1,11 @@
-//! Appending a batch: the tenant's chain head locked once, idempotency-key
-//! resolution (see `idempotency`), consecutive sequences in input order, one
-//! INSERT of the batch (see `insert`), its new keys and the new head, all in
-//! one transaction.
+//! Appending: one transaction stores the batches of one or more append
+//! calls (one call's, or a group commit's, see `group_commit`). The chain
+//! heads of their tenants are locked once, idempotency keys resolved (see
+//! `idempotency`), each tenant's entries given consecutive sequences in
+//! input order, and all rows inserted by one INSERT (see `insert`) that also
+//! moves the heads, with the new keys.
 
-use super::chain::{ChainHead, lock_head, set_link};
+use super::chain::{ChainHead, lock_heads, set_link};
 use super::entity::audit_log;
 use super::error::is_unique_violation;
 use super::idempotency::{KeyedEntry, insert_keys, stored_keys};
@@ -12,12 +14,21 @@ use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
 use sea_orm::DbErr;
+use std::collections::HashSet;
 use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
+/// One append call's entries, all of one tenant.
+#[derive(Clone)]
+pub(crate) struct TenantBatch {
+    pub tenant_id: String,
+    pub entries: Vec<AuditLogEntry>,
+}
+
 /// How one attempt ended, short of a database error.
 enum Attempt {
-    Stored(Vec<Uuid>),
+    /// The ids of each batch, in input order.
+    Stored(Vec<Vec<Uuid>>),
     Conflict(String),
 }
 
@@ -38,97 +49,136 @@ impl AuditStore {
                 stray.tenant_id
             )));
         }
-        self.append_grouped(tenant_id, entries).await
+        self.append_grouped(TenantBatch {
+            tenant_id: tenant_id.to_owned(),
+            entries,
+        })
+        .await
     }
 
-    /// Stores a batch of one tenant in one transaction (see [`append`];
-    /// `tenant_writer` calls it with one call's entries or a group's).
+    /// Stores `batches` (see [`append`]) in one transaction: all of them or,
+    /// on any error, none. Returns each batch's ids; an idempotency conflict
+    /// in any batch fails them all.
     ///
     /// [`append`]: Self::append
-    pub(crate) async fn append_batch(
+    pub(crate) async fn append_batches(
         &self,
-        tenant_id: &str,
-        entries: Vec<AuditLogEntry>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+        batches: Vec<TenantBatch>,
+    ) -> Result<Vec<Vec<Uuid>>, StoreError> {
         // Only an entry with an idempotency key can race (see below): keep
         // a copy for the second attempt only then.
-        let retry = entries
+        let retry = batches
             .iter()
+            .flat_map(|batch| &batch.entries)
             .any(|entry| entry.idempotency_key.is_some())
-            .then(|| entries.clone());
-        let attempt = match (self.append_once(tenant_id, entries).await, retry) {
+            .then(|| batches.clone());
+        let tenants: Vec<String> = distinct_tenants(&batches)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let attempt = match (self.append_once(batches).await, retry) {
             // A concurrent append inserted one of our keys between our lookup
             // and our insert (Postgres, READ COMMITTED). Its row is committed
             // by the time the violation is reported, so a second attempt finds
             // it and resolves to its id (or a conflict).
-            (Err(error), Some(entries)) if is_unique_violation(&error) => {
-                tracing::debug!(%error, tenant_id, "idempotency key raced; retrying the append");
-                self.append_once(tenant_id, entries).await?
+            (Err(error), Some(batches)) if is_unique_violation(&error) => {
+                tracing::debug!(%error, "idempotency key raced; retrying the append");
+                self.append_once(batches).await?
             }
             (other, _) => other?,
         };
         match attempt {
             Attempt::Stored(ids) => {
-                self.notifier.chain_moved(tenant_id);
+                for tenant_id in &tenants {
+                    self.notifier.chain_moved(tenant_id);
+                }
                 Ok(ids)
             }
             Attempt::Conflict(key) => Err(StoreError::IdempotencyConflict { key }),
         }
     }
 
-    async fn append_once(
-        &self,
-        tenant_id: &str,
-        entries: Vec<AuditLogEntry>,
-    ) -> Result<Attempt, DbErr> {
+    async fn append_once(&self, batches: Vec<TenantBatch>) -> Result<Attempt, DbErr> {
         let txn = self.begin_write().await?;
-        // Locked before the key lookup: under the lock no other append to
-        // this tenant can store a key between our lookup and our insert.
-        let mut head = lock_head(&txn, tenant_id).await?;
+        // Locked before the key lookup: under the locks no other append to
+        // these tenants can store a key between our lookup and our insert.
+        let mut heads = lock_heads(&txn, &distinct_tenants(&batches)).await?;
 
-        let mut batch_keys: Vec<&str> = entries
+        let mut wanted: Vec<(&str, &str)> = batches
             .iter()
-            .filter_map(|entry| entry.idempotency_key.as_deref())
+            .flat_map(|batch| {
+                batch.entries.iter().filter_map(|entry| {
+                    let key = entry.idempotency_key.as_deref()?;
+                    Some((batch.tenant_id.as_str(), key))
+                })
+            })
             .collect();
-        batch_keys.sort_unstable();
-        batch_keys.dedup();
-        let mut keyed = stored_keys(&txn, tenant_id, &batch_keys).await?;
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut keyed = stored_keys(&txn, &wanted).await?;
         let mut new_keys = Vec::new();
-        let mut ids = Vec::with_capacity(entries.len());
-        let mut rows = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let Some(key) = &entry.idempotency_key else {
-                ids.push(entry.id);
-                rows.push(linked_row(&mut head, entry)?);
-                continue;
-            };
-            match keyed.entry(key.clone()) {
-                Entry::Occupied(known) => {
-                    if known.get().fingerprint != entry.fingerprint {
-                        // Dropping the transaction rolls it back.
-                        return Ok(Attempt::Conflict(key.clone()));
+        let mut ids = Vec::with_capacity(batches.len());
+        let mut rows = Vec::with_capacity(batches.iter().map(|batch| batch.entries.len()).sum());
+        let mut moved = HashSet::new();
+        for batch in batches {
+            let head = heads.get_mut(&batch.tenant_id).ok_or_else(|| {
+                DbErr::Custom(format!("no chain head locked for {:?}", batch.tenant_id))
+            })?;
+            let linked_before = rows.len();
+            let mut batch_ids = Vec::with_capacity(batch.entries.len());
+            for entry in batch.entries {
+                let Some(key) = &entry.idempotency_key else {
+                    batch_ids.push(entry.id);
+                    rows.push(linked_row(head, entry)?);
+                    continue;
+                };
+                match keyed.entry((batch.tenant_id.clone(), key.clone())) {
+                    Entry::Occupied(known) => {
+                        if known.get().fingerprint != entry.fingerprint {
+                            // Dropping the transaction rolls it back.
+                            return Ok(Attempt::Conflict(key.clone()));
+                        }
+                        batch_ids.push(known.get().id);
                     }
-                    ids.push(known.get().id);
-                }
-                Entry::Vacant(vacant) => {
-                    let stored = KeyedEntry {
-                        id: entry.id,
-                        fingerprint: entry.fingerprint.clone(),
-                    };
-                    new_keys.push((key.clone(), stored.clone()));
-                    vacant.insert(stored);
-                    ids.push(entry.id);
-                    rows.push(linked_row(&mut head, entry)?);
+                    Entry::Vacant(vacant) => {
+                        let stored = KeyedEntry {
+                            id: entry.id,
+                            fingerprint: entry.fingerprint.clone(),
+                        };
+                        new_keys.push((vacant.key().clone(), stored.clone()));
+                        vacant.insert(stored);
+                        batch_ids.push(entry.id);
+                        rows.push(linked_row(head, entry)?);
+                    }
                 }
             }
+            if rows.len() > linked_before {
+                moved.insert(batch.tenant_id);
+            }
+            ids.push(batch_ids);
         }
 
-        // Moves the chain head too (when anything was inserted).
-        insert_rows(&txn, &head, rows).await?;
-        insert_keys(&txn, tenant_id, new_keys).await?;
+        // Moves the chain heads too (of the tenants with rows).
+        let moved_heads: Vec<ChainHead> = heads
+            .into_values()
+            .filter(|head| moved.contains(&head.tenant_id))
+            .collect();
+        insert_rows(&txn, &moved_heads, rows).await?;
+        insert_keys(&txn, new_keys).await?;
         txn.commit().await?;
         Ok(Attempt::Stored(ids))
     }
+}
+
+/// The batches' tenants, sorted by their bytes, each once.
+fn distinct_tenants(batches: &[TenantBatch]) -> Vec<&str> {
+    let mut tenants: Vec<&str> = batches
+        .iter()
+        .map(|batch| batch.tenant_id.as_str())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tenants
 }
 
 /// Returns the row of `entry`, linked as the next entry of the chain.

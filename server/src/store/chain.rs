@@ -6,11 +6,13 @@
 use super::entity::{audit_log, audit_tenant};
 use crate::domain::{AuditLogEntry, ChainLink, entry_to_message, now_micros};
 use audit_proto::integrity::{GENESIS_HASH, chain_hash, content_digest};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    QueryFilter, QuerySelect,
+    Order, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::{HashMap, HashSet};
 
 /// A tenant's chain head, read under its row lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,21 +97,98 @@ pub(crate) async fn lock_tenant(
     if let Some(row) = select_tenant(txn, tenant_id).await? {
         return Ok(row);
     }
-    let tenant = audit_tenant::ActiveModel {
-        tenant_id: ActiveValue::Set(tenant_id.to_owned()),
-        created_at: ActiveValue::Set(now_micros()),
-        head_sequence: ActiveValue::Set(0),
-        head_hash: ActiveValue::Set(None),
-    };
     // A concurrent first append of the same tenant may insert it between
     // our SELECT and this INSERT: DO NOTHING, then lock the row it made.
-    audit_tenant::Entity::insert(tenant)
+    audit_tenant::Entity::insert(new_tenant(tenant_id))
         .on_conflict_do_nothing()
         .exec_without_returning(txn)
         .await?;
     select_tenant(txn, tenant_id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("tenant {tenant_id} after upsert")))
+}
+
+/// Like [`lock_head`] for several tenants at once (a group commit's), in
+/// two round trips or, when some tenant is new, four. `tenant_ids` must be
+/// sorted and without duplicates.
+///
+/// Postgres locks the rows in the order the statement returns them, sorted
+/// by the tenant id's bytes (`COLLATE "C"`, whatever the database's
+/// collation): the order every multi-tenant lock taker uses (retention sorts
+/// the same way), so two of them never wait on each other in a cycle.
+pub(crate) async fn lock_heads(
+    txn: &DatabaseTransaction,
+    tenant_ids: &[&str],
+) -> Result<HashMap<String, ChainHead>, DbErr> {
+    if let [tenant_id] = tenant_ids {
+        let head = lock_head(txn, tenant_id).await?;
+        return Ok(HashMap::from([(head.tenant_id.clone(), head)]));
+    }
+    let mut rows = select_tenants(txn, tenant_ids).await?;
+    if rows.len() < tenant_ids.len() {
+        let known: HashSet<&str> = rows.iter().map(|row| row.tenant_id.as_str()).collect();
+        let new: Vec<audit_tenant::ActiveModel> = tenant_ids
+            .iter()
+            .filter(|tenant_id| !known.contains(*tenant_id))
+            .map(|tenant_id| new_tenant(tenant_id))
+            .collect();
+        // As in `lock_tenant`: DO NOTHING for a tenant inserted meanwhile.
+        audit_tenant::Entity::insert_many(new)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await?;
+        rows = select_tenants(txn, tenant_ids).await?;
+    }
+    if rows.len() != tenant_ids.len() {
+        return Err(DbErr::RecordNotFound(format!(
+            "{} of {} tenants after upsert",
+            rows.len(),
+            tenant_ids.len()
+        )));
+    }
+    rows.into_iter()
+        .map(|row| head_of(row).map(|head| (head.tenant_id.clone(), head)))
+        .collect()
+}
+
+/// The row of a tenant's first append.
+fn new_tenant(tenant_id: &str) -> audit_tenant::ActiveModel {
+    audit_tenant::ActiveModel {
+        tenant_id: ActiveValue::Set(tenant_id.to_owned()),
+        created_at: ActiveValue::Set(now_micros()),
+        head_sequence: ActiveValue::Set(0),
+        head_hash: ActiveValue::Set(None),
+    }
+}
+
+/// Reads the rows of `tenant_ids`, locked `FOR UPDATE` in byte order on
+/// Postgres (see [`lock_heads`]). The ids travel as one array, so the
+/// statement's text is the same for any number of tenants and is prepared
+/// once per connection.
+async fn select_tenants(
+    txn: &DatabaseTransaction,
+    tenant_ids: &[&str],
+) -> Result<Vec<audit_tenant::Model>, DbErr> {
+    let query = audit_tenant::Entity::find();
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return query
+            .filter(audit_tenant::Column::TenantId.is_in(tenant_ids.iter().copied()))
+            .all(txn)
+            .await;
+    }
+    let ids: Vec<String> = tenant_ids.iter().map(|id| (*id).to_owned()).collect();
+    query
+        .filter(
+            Expr::col((audit_tenant::Entity, audit_tenant::Column::TenantId))
+                .eq(PgFunc::any(Expr::val(ids))),
+        )
+        .order_by(
+            Expr::cust(r#""audit_tenants"."tenant_id" COLLATE "C""#),
+            Order::Asc,
+        )
+        .lock_exclusive()
+        .all(txn)
+        .await
 }
 
 /// Reads a tenant's row, locked `FOR UPDATE` on Postgres (on SQLite the

@@ -1,154 +1,205 @@
-//! Group commit per tenant: appends to one tenant that arrive while an
-//! earlier one is being written are written together, in one transaction,
-//! right after it.
+//! Group commit: append calls that arrive while the store's write
+//! transactions are all busy wait in a queue, and the next free writer
+//! stores everything queued (of any tenants, up to a size) in one
+//! transaction.
 //!
-//! Why: a tenant's appends take turns on its chain-head lock anyway. Without
-//! grouping, each waiting append holds a pooled connection and a Postgres
-//! backend idle on the lock, then pays its own INSERT, COMMIT and WAL flush.
-//! Grouped, the appends queued behind a transaction share the next one: one
-//! lock, one INSERT, one flush. Each call still gets its own ids (or its own
-//! error), only after the transaction holding its entries committed, and a
-//! tenant's sequences follow arrival order.
+//! Why: every transaction pays fixed costs: its round trips (BEGIN, the
+//! head lock, the INSERT, COMMIT) and a WAL flush at commit, which for a
+//! one-entry append is nearly all of its cost. Calls to one tenant take
+//! turns on its chain-head lock anyway; calls to different tenants do not,
+//! but on a small machine more concurrent transactions only queue for the
+//! same cores and disk. Grouped, the calls waiting behind a transaction
+//! share the next one. Each call still gets its own ids (or its own error),
+//! only after the transaction holding its entries committed.
 //!
-//! One writer task per tenant with work queued; it ends when the queue is
-//! empty. Appends to different tenants never wait for each other here. The
-//! writer is detached from the calls, so a client that leaves after sending
+//! A tenant is in at most one transaction of this server at a time (its
+//! calls wait while one runs), so its sequences follow arrival order and no
+//! writer holds a connection idle on another writer's head lock. Writers are
+//! tasks detached from the calls, so a client that leaves after sending
 //! cannot cut a transaction short: its entries are stored or not, as a
 //! timeout always left it (idempotency keys make a retry safe).
 
+use super::append::TenantBatch;
 use super::{AuditStore, StoreError};
-use crate::domain::AuditLogEntry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// Most entries one grouped transaction takes (four full requests). A
-/// request is never split: the first one queued is taken whatever its size.
+/// request is never split: the first one taken is taken whatever its size.
 const MAX_GROUP_ENTRIES: usize = 4000;
 
-/// The queues of appends waiting for their tenant's writer; shared by every
+/// The queue of appends and the count of running writers; shared by every
 /// clone of one store.
-#[derive(Clone, Default)]
-pub(crate) struct TenantWriters {
-    queues: Arc<Mutex<HashMap<String, VecDeque<Pending>>>>,
+#[derive(Clone)]
+pub(crate) struct AppendQueue {
+    state: Arc<Mutex<QueueState>>,
+    max_writers: usize,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Calls waiting, per tenant, in arrival order.
+    waiting: HashMap<String, VecDeque<Pending>>,
+    /// Tenants with calls waiting and none in a transaction, in the order
+    /// they became so.
+    ready: VecDeque<String>,
+    /// Tenants with calls in a running transaction.
+    writing: HashSet<String>,
+    /// Writer tasks running.
+    writers: usize,
 }
 
 /// One append call waiting for its transaction.
 struct Pending {
-    entries: Vec<AuditLogEntry>,
+    batch: TenantBatch,
     reply: oneshot::Sender<Result<Vec<Uuid>, StoreError>>,
 }
 
-/// A poisoned lock only means a panic elsewhere; the queues stay usable.
+/// A poisoned lock only means a panic elsewhere; the queue stays usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl TenantWriters {
-    /// Queues an append; true when no writer runs for the tenant, so the
-    /// caller must start one.
-    fn enqueue(&self, tenant_id: &str, pending: Pending) -> bool {
-        let mut queues = lock(&self.queues);
-        match queues.get_mut(tenant_id) {
-            Some(queue) => {
-                queue.push_back(pending);
-                false
-            }
-            None => {
-                queues.insert(tenant_id.to_owned(), VecDeque::from([pending]));
-                true
-            }
+impl AppendQueue {
+    /// A queue served by at most `max_writers` concurrent transactions.
+    pub(crate) fn new(max_writers: usize) -> Self {
+        Self {
+            state: Arc::default(),
+            max_writers: max_writers.max(1),
         }
     }
 
-    /// Takes the next group of the tenant's queue. An empty group means the
-    /// queue was empty and is now gone: the writer must stop (the next
-    /// append starts a new one). Both happen under the one lock, so no
-    /// append is queued for a writer that already stopped.
-    fn take_group(&self, tenant_id: &str) -> Vec<Pending> {
-        let mut queues = lock(&self.queues);
-        let Some(queue) = queues.get_mut(tenant_id) else {
-            return Vec::new();
-        };
-        let mut group = Vec::new();
+    /// Queues an append; true when the caller must start a writer (work is
+    /// ready and fewer than the most writers run).
+    fn enqueue(&self, pending: Pending) -> bool {
+        let mut state = lock(&self.state);
+        let tenant_id = pending.batch.tenant_id.clone();
+        let queue = state.waiting.entry(tenant_id.clone()).or_default();
+        let first = queue.is_empty();
+        queue.push_back(pending);
+        if first && !state.writing.contains(&tenant_id) {
+            state.ready.push_back(tenant_id);
+        }
+        if state.ready.is_empty() || state.writers >= self.max_writers {
+            return false;
+        }
+        state.writers += 1;
+        true
+    }
+
+    /// Takes the next group: whole queues of ready tenants, oldest first,
+    /// while they fit, and marks those tenants as writing. An empty group
+    /// means nothing is ready and this writer must stop; both happen under
+    /// the one lock, so no call is left queued with no writer to take it.
+    fn take_group(&self) -> Vec<Pending> {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let mut group: Vec<Pending> = Vec::new();
         let mut entries = 0;
-        while let Some(next) = queue.front() {
-            if !group.is_empty() && entries + next.entries.len() > MAX_GROUP_ENTRIES {
+        while let Some(tenant_id) = state.ready.front() {
+            let Some(queue) = state.waiting.get_mut(tenant_id) else {
+                state.ready.pop_front();
+                continue;
+            };
+            let taken_before = group.len();
+            while let Some(next) = queue.front() {
+                let size = next.batch.entries.len();
+                if !group.is_empty() && entries + size > MAX_GROUP_ENTRIES {
+                    break;
+                }
+                entries += size;
+                group.extend(queue.pop_front());
+            }
+            if group.len() == taken_before {
                 break;
             }
-            entries += next.entries.len();
-            group.extend(queue.pop_front());
+            if queue.is_empty() {
+                state.waiting.remove(tenant_id);
+            }
+            let Some(tenant_id) = state.ready.pop_front() else {
+                break;
+            };
+            state.writing.insert(tenant_id);
+            if entries >= MAX_GROUP_ENTRIES {
+                break;
+            }
         }
         if group.is_empty() {
-            queues.remove(tenant_id);
+            state.writers -= 1;
         }
         group
     }
 
-    /// Takes every append still queued for the tenant.
-    fn take_all(&self, tenant_id: &str) -> Vec<Pending> {
-        lock(&self.queues)
-            .get_mut(tenant_id)
-            .map(|queue| queue.drain(..).collect())
-            .unwrap_or_default()
+    /// Ends the transaction of `tenants`: those with calls still waiting
+    /// are ready again.
+    fn finish(&self, tenants: &[String]) {
+        let mut state = lock(&self.state);
+        for tenant_id in tenants {
+            state.writing.remove(tenant_id);
+            if state.waiting.contains_key(tenant_id) {
+                state.ready.push_back(tenant_id.clone());
+            }
+        }
+    }
+
+    /// Takes every call still queued.
+    fn take_all(&self) -> Vec<Pending> {
+        let mut state = lock(&self.state);
+        state.ready.clear();
+        state.waiting.drain().flat_map(|(_, queue)| queue).collect()
     }
 }
 
 impl AuditStore {
-    /// Appends `entries` in the tenant's next grouped transaction and
-    /// returns their ids in input order.
-    pub(crate) async fn append_grouped(
-        &self,
-        tenant_id: &str,
-        entries: Vec<AuditLogEntry>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    /// Appends `batch` in the next grouped transaction and returns its ids
+    /// in input order.
+    pub(crate) async fn append_grouped(&self, batch: TenantBatch) -> Result<Vec<Uuid>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        if self.writers.enqueue(tenant_id, Pending { entries, reply }) {
-            tokio::spawn(self.clone().write_tenant(tenant_id.to_owned()));
+        if self.appends.enqueue(Pending { batch, reply }) {
+            tokio::spawn(self.clone().write_groups());
         }
         answer.await.map_err(|_| {
-            StoreError::Internal("the tenant's writer stopped before answering".to_owned())
+            StoreError::Internal("the append's writer stopped before answering".to_owned())
         })?
     }
 
-    /// The writer: commits groups until the tenant's queue is empty.
-    async fn write_tenant(self, tenant_id: String) {
+    /// A writer: commits groups until nothing is ready.
+    async fn write_groups(self) {
         let mut watch = WriterWatch {
-            writers: self.writers.clone(),
-            tenant_id: tenant_id.clone(),
+            queue: self.appends.clone(),
+            tenants: Vec::new(),
             done: false,
         };
         loop {
-            let group = self.writers.take_group(&tenant_id);
+            let group = self.appends.take_group();
             if group.is_empty() {
                 watch.done = true;
                 return;
             }
-            self.commit_group(&tenant_id, group).await;
+            watch.tenants = group_tenants(&group);
+            self.commit_group(group).await;
+            self.appends.finish(&std::mem::take(&mut watch.tenants));
         }
     }
 
     /// Writes one group and answers each of its calls.
-    async fn commit_group(&self, tenant_id: &str, mut group: Vec<Pending>) {
+    async fn commit_group(&self, mut group: Vec<Pending>) {
         if group.len() == 1 {
             let Some(pending) = group.pop() else { return };
-            let outcome = self.append_batch(tenant_id, pending.entries).await;
-            self.answer(tenant_id, pending.reply, outcome);
+            let outcome = self.append_batches(vec![pending.batch]).await;
+            let outcome = outcome.map(|mut ids| ids.pop().unwrap_or_default());
+            self.answer(pending.reply, outcome);
             return;
         }
-        let sizes: Vec<usize> = group.iter().map(|pending| pending.entries.len()).collect();
-        let together: Vec<AuditLogEntry> = group
-            .iter()
-            .flat_map(|pending| pending.entries.iter().cloned())
-            .collect();
-        match self.append_batch(tenant_id, together).await {
+        // Kept for the fallback below: a group rolls back whole.
+        let batches: Vec<TenantBatch> = group.iter().map(|pending| pending.batch.clone()).collect();
+        match self.append_batches(batches).await {
             Ok(ids) => {
-                let mut ids = ids.into_iter();
-                for (pending, size) in group.into_iter().zip(sizes) {
-                    let own: Vec<Uuid> = ids.by_ref().take(size).collect();
+                for (pending, own) in group.into_iter().zip(ids) {
                     let _ = pending.reply.send(Ok(own));
                 }
             }
@@ -158,36 +209,36 @@ impl AuditStore {
                         .reply
                         .send(Err(StoreError::Unavailable(cause.clone())));
                 }
-                self.fail_queued(tenant_id, &cause);
+                self.fail_queued(&cause);
             }
             // One call's entries failed the group (an idempotency conflict,
             // say): each call alone, so the others are not failed with it.
             Err(_) => {
                 for pending in group {
-                    let outcome = self.append_batch(tenant_id, pending.entries).await;
-                    self.answer(tenant_id, pending.reply, outcome);
+                    let outcome = self.append_batches(vec![pending.batch]).await;
+                    let outcome = outcome.map(|mut ids| ids.pop().unwrap_or_default());
+                    self.answer(pending.reply, outcome);
                 }
             }
         }
     }
 
     /// Sends a call its outcome. When the database is unavailable, the calls
-    /// queued meanwhile fail at once too rather than wait for a writer that
+    /// queued meanwhile fail at once too rather than wait for writers that
     /// would try each group in turn.
     fn answer(
         &self,
-        tenant_id: &str,
         reply: oneshot::Sender<Result<Vec<Uuid>, StoreError>>,
         outcome: Result<Vec<Uuid>, StoreError>,
     ) {
         if let Err(StoreError::Unavailable(cause)) = &outcome {
-            self.fail_queued(tenant_id, cause);
+            self.fail_queued(cause);
         }
         let _ = reply.send(outcome);
     }
 
-    fn fail_queued(&self, tenant_id: &str, cause: &str) {
-        for pending in self.writers.take_all(tenant_id) {
+    fn fail_queued(&self, cause: &str) {
+        for pending in self.appends.take_all() {
             let _ = pending
                 .reply
                 .send(Err(StoreError::Unavailable(cause.to_owned())));
@@ -195,13 +246,25 @@ impl AuditStore {
     }
 }
 
-/// Clears a tenant's queue if its writer ends before emptying it (a panic,
-/// or the runtime shutting down): otherwise the queue would outlive its
-/// writer, and every later append to the tenant would wait for a writer
-/// nobody starts.
+/// The group's tenants, each once.
+fn group_tenants(group: &[Pending]) -> Vec<String> {
+    let mut tenants: Vec<String> = group
+        .iter()
+        .map(|pending| pending.batch.tenant_id.clone())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tenants
+}
+
+/// Keeps the queue consistent if a writer ends before nothing is ready (a
+/// panic, or the runtime shutting down): it stops counting as running,
+/// its tenants stop counting as writing, and the calls still queued fail
+/// rather than wait for a writer that may never start (the next append
+/// starts one).
 struct WriterWatch {
-    writers: TenantWriters,
-    tenant_id: String,
+    queue: AppendQueue,
+    tenants: Vec<String>,
     done: bool,
 }
 
@@ -210,10 +273,22 @@ impl Drop for WriterWatch {
         if self.done {
             return;
         }
-        let orphans = lock(&self.writers.queues).remove(&self.tenant_id);
-        for pending in orphans.into_iter().flatten() {
+        let orphans = {
+            let mut state = lock(&self.queue.state);
+            state.writers = state.writers.saturating_sub(1);
+            for tenant_id in &self.tenants {
+                state.writing.remove(tenant_id);
+            }
+            state.ready.clear();
+            state
+                .waiting
+                .drain()
+                .flat_map(|(_, queue)| queue)
+                .collect::<Vec<_>>()
+        };
+        for pending in orphans {
             let _ = pending.reply.send(Err(StoreError::Internal(
-                "the tenant's writer stopped before writing this append".to_owned(),
+                "the append's writer stopped before writing it".to_owned(),
             )));
         }
     }

@@ -6,8 +6,7 @@
 
 use super::entity::audit_idempotency_key::{self, Column};
 use super::entity::audit_log;
-use sea_orm::sea_query::extension::postgres::PgFunc;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Statement,
@@ -19,13 +18,25 @@ use uuid::Uuid;
 /// per key in a lookup, four per key in an insert); Postgres binds arrays.
 const SQLITE_CHUNK_KEYS: usize = 1000;
 
-/// One array per column, unnested in step; the tenant is a scalar. sqlx
-/// binds arrays without NULL elements only, so a missing fingerprint
-/// travels as an empty one (a real fingerprint is 32 bytes).
+/// One array per column, unnested in step. sqlx binds arrays without NULL
+/// elements only, so a missing fingerprint travels as an empty one (a real
+/// fingerprint is 32 bytes).
 const POSTGRES_UNNEST_INSERT: &str = r#"INSERT INTO "audit_idempotency_keys"
     ("tenant_id", "idempotency_key", "id", "fingerprint")
-SELECT $1, k.idempotency_key, k.id, NULLIF(k.fingerprint, ''::bytea)
-FROM UNNEST($2::text[], $3::uuid[], $4::bytea[]) AS k(idempotency_key, id, fingerprint)"#;
+SELECT k.tenant_id, k.idempotency_key, k.id, NULLIF(k.fingerprint, ''::bytea)
+FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::bytea[])
+AS k(tenant_id, idempotency_key, id, fingerprint)"#;
+
+/// The lookup of (tenant, key) pairs, as two arrays unnested in step: one
+/// statement text for any number of keys and tenants, so it is prepared
+/// once per connection (an IN list is a new statement for every size).
+const POSTGRES_LOOKUP: &str = r#"SELECT k."tenant_id", k."idempotency_key", k."id", k."fingerprint"
+FROM "audit_idempotency_keys" AS k
+JOIN UNNEST($1::text[], $2::text[]) AS w(tenant_id, idempotency_key)
+    ON k."tenant_id" = w.tenant_id AND k."idempotency_key" = w.idempotency_key"#;
+
+/// An idempotency key and the tenant it belongs to.
+pub(crate) type TenantKey = (String, String);
 
 /// The id and fingerprint stored (or about to be) under an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,62 +45,74 @@ pub(crate) struct KeyedEntry {
     pub fingerprint: Option<Vec<u8>>,
 }
 
-/// Returns the stored entry of each of `keys` the tenant already has.
+/// Returns the stored entry of each of the `(tenant, key)` pairs `wanted`
+/// (sorted) that is already stored.
 pub(crate) async fn stored_keys(
     txn: &DatabaseTransaction,
-    tenant_id: &str,
-    keys: &[&str],
-) -> Result<HashMap<String, KeyedEntry>, DbErr> {
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    let chunk_keys = if postgres {
-        keys.len().max(1)
-    } else {
-        SQLITE_CHUNK_KEYS
-    };
+    wanted: &[(&str, &str)],
+) -> Result<HashMap<TenantKey, KeyedEntry>, DbErr> {
     let mut stored = HashMap::new();
-    for chunk in keys.chunks(chunk_keys) {
-        let listed = if postgres {
-            // One array parameter whatever the key count: the statement text
-            // stays the same, so it is prepared once per connection (an IN
-            // list is a new statement for every batch size).
-            let keys: Vec<String> = chunk.iter().map(|key| (*key).to_owned()).collect();
-            Expr::col((audit_idempotency_key::Entity, Column::IdempotencyKey))
-                .eq(PgFunc::any(Expr::val(keys)))
-        } else {
-            Column::IdempotencyKey.is_in(chunk.iter().copied())
-        };
-        let rows: Vec<(String, Uuid, Option<Vec<u8>>)> = audit_idempotency_key::Entity::find()
-            .select_only()
-            .column(Column::IdempotencyKey)
-            .column(Column::Id)
-            .column(Column::Fingerprint)
-            .filter(Column::TenantId.eq(tenant_id))
-            .filter(listed)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for (key, id, fingerprint) in rows {
-            stored.insert(key, KeyedEntry { id, fingerprint });
+    if wanted.is_empty() {
+        return Ok(stored);
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let (tenants, keys): (Vec<String>, Vec<String>) = wanted
+            .iter()
+            .map(|(tenant, key)| ((*tenant).to_owned(), (*key).to_owned()))
+            .unzip();
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            POSTGRES_LOOKUP,
+            vec![tenants.into(), keys.into()],
+        );
+        for row in txn.query_all_raw(statement).await? {
+            let tenant: String = row.try_get_by_index(0)?;
+            let key: String = row.try_get_by_index(1)?;
+            let id: Uuid = row.try_get_by_index(2)?;
+            let fingerprint: Option<Vec<u8>> = row.try_get_by_index(3)?;
+            stored.insert((tenant, key), KeyedEntry { id, fingerprint });
+        }
+        return Ok(stored);
+    }
+    // SQLite: per tenant (sorted, so its keys are adjacent), in chunks that
+    // fit its bind parameter limit.
+    for of_tenant in wanted.chunk_by(|a, b| a.0 == b.0) {
+        let tenant_id = of_tenant[0].0;
+        for chunk in of_tenant.chunks(SQLITE_CHUNK_KEYS) {
+            let rows: Vec<(String, Uuid, Option<Vec<u8>>)> = audit_idempotency_key::Entity::find()
+                .select_only()
+                .column(Column::IdempotencyKey)
+                .column(Column::Id)
+                .column(Column::Fingerprint)
+                .filter(Column::TenantId.eq(tenant_id))
+                .filter(Column::IdempotencyKey.is_in(chunk.iter().map(|(_, key)| *key)))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            for (key, id, fingerprint) in rows {
+                stored.insert((tenant_id.to_owned(), key), KeyedEntry { id, fingerprint });
+            }
         }
     }
     Ok(stored)
 }
 
-/// Stores the batch's new keys. A key stored meanwhile by someone else
+/// Stores new keys (of any tenants). A key stored meanwhile by someone else
 /// fails the statement as a unique violation, which the append retries.
 pub(crate) async fn insert_keys(
     txn: &DatabaseTransaction,
-    tenant_id: &str,
-    keys: Vec<(String, KeyedEntry)>,
+    keys: Vec<(TenantKey, KeyedEntry)>,
 ) -> Result<(), DbErr> {
     if keys.is_empty() {
         return Ok(());
     }
     if txn.get_database_backend() == DbBackend::Postgres {
+        let mut tenants = Vec::with_capacity(keys.len());
         let mut names = Vec::with_capacity(keys.len());
         let mut ids = Vec::with_capacity(keys.len());
         let mut fingerprints = Vec::with_capacity(keys.len());
-        for (key, entry) in keys {
+        for ((tenant, key), entry) in keys {
+            tenants.push(tenant);
             names.push(key);
             ids.push(entry.id);
             fingerprints.push(entry.fingerprint.unwrap_or_default());
@@ -98,7 +121,7 @@ pub(crate) async fn insert_keys(
             DbBackend::Postgres,
             POSTGRES_UNNEST_INSERT,
             vec![
-                tenant_id.into(),
+                tenants.into(),
                 names.into(),
                 ids.into(),
                 fingerprints.into(),
@@ -109,8 +132,8 @@ pub(crate) async fn insert_keys(
     }
     let mut rows = keys
         .into_iter()
-        .map(|(key, entry)| audit_idempotency_key::Model {
-            tenant_id: tenant_id.to_owned(),
+        .map(|((tenant_id, key), entry)| audit_idempotency_key::Model {
+            tenant_id,
             idempotency_key: key,
             id: entry.id,
             fingerprint: entry.fingerprint,

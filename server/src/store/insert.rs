@@ -1,10 +1,10 @@
-//! Inserting a batch of linked rows of one tenant: on Postgres one statement
+//! Inserting a batch of linked rows of one or more tenants: on Postgres one statement
 //! that unnests one typed array per column, on SQLite multi-row INSERTs.
 //!
 //! Why UNNEST on Postgres: a multi-row VALUES binds one parameter per cell
 //! (26,000 for a full batch), its text changes with the batch size (so every
 //! size is parsed and planned anew) and is capped at 65,535 parameters. The
-//! UNNEST statement binds 26 arrays whatever the batch size, so its text is
+//! UNNEST statement binds 29 arrays whatever the batch size, so its text is
 //! fixed and sqlx's per-connection statement cache prepares it once.
 
 use super::chain::ChainHead;
@@ -13,14 +13,14 @@ use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     Statement, Value,
 };
+use std::collections::HashSet;
 
 /// Rows per INSERT statement on SQLite. 26 columns x 1000 rows = 26,000
 /// bind parameters, under SQLite's 32,766. A request holds at most 1000
 /// entries, so this is one statement in practice.
 const SQLITE_CHUNK_ROWS: usize = 1000;
 
-/// The Postgres statement. The tenant is one scalar (every row of a batch
-/// has the same); each other column is an array, unnested in step. sqlx
+/// The Postgres statement: one array per column, unnested in step. sqlx
 /// binds arrays without NULL elements only, so the nullable columns travel
 /// with an empty value meaning NULL: no stored address, fingerprint or key is
 /// empty (an address key is 16 bytes, a fingerprint 32, and the RPC layer
@@ -30,50 +30,82 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 /// text either way, and a string is cheaper to hand to the driver than a
 /// JSON tree, which SeaORM copies and sqlx serialises per row.
 ///
-/// The tenant's new chain head rides along in a data-modifying CTE ($27,
-/// $28): one round trip fewer per append than a separate UPDATE, which for a
-/// one-entry append is a fifth of its round trips.
-const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_head" AS (
-    UPDATE "audit_tenants" SET "head_sequence" = $27, "head_hash" = $28
-    WHERE "tenant_id" = $1)
+/// The tenants' new chain heads ride along in a data-modifying CTE ($27 to
+/// $29, one element per tenant): one round trip fewer per append than a
+/// separate UPDATE, which for a one-entry append is a fifth of its round
+/// trips.
+const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_heads" AS (
+    UPDATE "audit_tenants" AS t SET "head_sequence" = h.sequence, "head_hash" = h.hash
+    FROM UNNEST($27::text[], $28::int8[], $29::bytea[]) AS h(tenant_id, sequence, hash)
+    WHERE t."tenant_id" = h.tenant_id)
 INSERT INTO "audit_logs" (
     "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
     "actor_id", "actor_type", "actor_name", "actor_email",
     "target_type", "target_id", "target_name", "result", "client_ip", "user_agent",
     "request_method", "request_path", "request_status_code", "metadata", "request_id",
     "idempotency_key", "idempotency_fingerprint", "sequence", "content_digest", "hash")
-SELECT $1, r.id, r.occurred_at, r.received_at, r.action, r.action_namespace,
+SELECT r.tenant_id, r.id, r.occurred_at, r.received_at, r.action, r.action_namespace,
     r.actor_id, r.actor_type, r.actor_name, r.actor_email,
     r.target_type, r.target_id, r.target_name, r.result, NULLIF(r.client_ip, ''::bytea),
     r.user_agent, r.request_method, r.request_path, r.request_status_code,
     NULLIF(r.metadata, '')::jsonb, r.request_id, NULLIF(r.idempotency_key, ''),
     NULLIF(r.idempotency_fingerprint, ''::bytea), r.sequence, r.content_digest, r.hash
-FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::text[], $6::text[],
+FROM UNNEST($1::text[], $2::uuid[], $3::int8[], $4::int8[], $5::text[], $6::text[],
     $7::text[], $8::int2[], $9::text[], $10::text[],
     $11::text[], $12::text[], $13::text[], $14::int2[], $15::bytea[], $16::text[],
     $17::text[], $18::text[], $19::int4[], $20::text[], $21::text[],
     $22::text[], $23::bytea[], $24::int8[], $25::bytea[], $26::bytea[])
-AS r(id, occurred_at, received_at, action, action_namespace,
+AS r(tenant_id, id, occurred_at, received_at, action, action_namespace,
     actor_id, actor_type, actor_name, actor_email,
     target_type, target_id, target_name, result, client_ip, user_agent,
     request_method, request_path, request_status_code, metadata, request_id,
     idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)"#;
 
-/// Inserts `rows`, all of the head's tenant and all linked into its chain,
-/// and moves the tenant's chain head to `head`, in the caller's transaction
-/// (which holds the head's lock).
+/// Inserts `rows`, each linked into the chain of its tenant, and moves each
+/// tenant's chain head to the one in `heads`, in the caller's transaction
+/// (which holds the heads' locks). `heads` holds the head of every tenant
+/// with rows here, and only those.
 pub(crate) async fn insert_rows(
     txn: &DatabaseTransaction,
-    head: &ChainHead,
+    heads: &[ChainHead],
     rows: Vec<audit_log::Model>,
 ) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
+    let tenants: HashSet<&str> = heads.iter().map(|head| head.tenant_id.as_str()).collect();
+    if let Some(stray) = rows
+        .iter()
+        .find(|row| !tenants.contains(row.tenant_id.as_str()))
+    {
+        return Err(DbErr::Custom(format!(
+            "audit log {} of tenant {:?} reached the insert without its chain head",
+            stray.id, stray.tenant_id
+        )));
+    }
     if txn.get_database_backend() == DbBackend::Postgres {
-        let mut values = unnest_values(&head.tenant_id, rows)?;
-        values.push(head.sequence.into());
-        values.push(head.hash.to_vec().into());
+        let mut values = unnest_values(rows)?;
+        values.push(
+            heads
+                .iter()
+                .map(|head| head.tenant_id.clone())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        values.push(
+            heads
+                .iter()
+                .map(|head| head.sequence)
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        values.push(
+            heads
+                .iter()
+                .map(|head| head.hash.to_vec())
+                .collect::<Vec<_>>()
+                .into(),
+        );
         let statement =
             Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_UNNEST_INSERT, values);
         txn.execute_raw(statement).await?;
@@ -90,12 +122,16 @@ pub(crate) async fn insert_rows(
             .exec_without_returning(txn)
             .await?;
     }
-    head.save(txn).await
+    for head in heads {
+        head.save(txn).await?;
+    }
+    Ok(())
 }
 
 /// One vector per column, filled by moving each row's fields (no copies).
 #[derive(Default)]
 struct Columns {
+    tenant_id: Vec<String>,
     id: Vec<uuid::Uuid>,
     occurred_at: Vec<i64>,
     received_at: Vec<i64>,
@@ -123,10 +159,10 @@ struct Columns {
     hash: Vec<Vec<u8>>,
 }
 
-/// Returns the bind values of [`POSTGRES_UNNEST_INSERT`]: the tenant, then
-/// one array per column in its order. Fails (rather than store a row the
-/// chain cannot account for) if a row is not linked or not of the tenant.
-fn unnest_values(tenant_id: &str, rows: Vec<audit_log::Model>) -> Result<Vec<Value>, DbErr> {
+/// Returns the row bind values of [`POSTGRES_UNNEST_INSERT`]: one array per
+/// column in its order. Fails (rather than store a row the chain cannot
+/// account for) if a row is not linked.
+fn unnest_values(rows: Vec<audit_log::Model>) -> Result<Vec<Value>, DbErr> {
     let mut c = Columns::default();
     for row in rows {
         let (Some(sequence), Some(content_digest), Some(hash)) =
@@ -137,12 +173,7 @@ fn unnest_values(tenant_id: &str, rows: Vec<audit_log::Model>) -> Result<Vec<Val
                 row.id
             )));
         };
-        if row.tenant_id != tenant_id {
-            return Err(DbErr::Custom(format!(
-                "audit log {} of tenant {:?} in a batch of {tenant_id:?}",
-                row.id, row.tenant_id
-            )));
-        }
+        c.tenant_id.push(row.tenant_id);
         c.id.push(row.id);
         c.occurred_at.push(row.occurred_at);
         c.received_at.push(row.received_at);
@@ -175,7 +206,7 @@ fn unnest_values(tenant_id: &str, rows: Vec<audit_log::Model>) -> Result<Vec<Val
         c.hash.push(hash);
     }
     Ok(vec![
-        tenant_id.into(),
+        c.tenant_id.into(),
         c.id.into(),
         c.occurred_at.into(),
         c.received_at.into(),

@@ -35,6 +35,7 @@ mod entity;
 mod error;
 mod follow;
 mod get;
+mod group_commit;
 mod idempotency;
 mod insert;
 mod legal_hold;
@@ -48,7 +49,6 @@ mod retention;
 mod row_reader;
 mod rows;
 mod stats;
-mod tenant_writer;
 mod verify;
 
 #[cfg(test)]
@@ -87,8 +87,8 @@ pub struct AuditStore {
     backend: DbBackend,
     /// Wakes followers after chained writes; shared by every clone.
     notifier: ChainNotifier,
-    /// Per-tenant group commit of appends; shared by every clone.
-    writers: tenant_writer::TenantWriters,
+    /// Group commit of appends; shared by every clone.
+    appends: group_commit::AppendQueue,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -110,8 +110,18 @@ impl AuditStore {
             db,
             backend,
             notifier: ChainNotifier::default(),
-            writers: tenant_writer::TenantWriters::default(),
+            appends: group_commit::AppendQueue::new(connect::append_writers(backend)),
         })
+    }
+
+    /// Caps concurrent append transactions at `writers` (see
+    /// `group_commit`); 0 keeps the backend's default (one per core, at
+    /// least 2, on Postgres; 1 on SQLite). Set before serving.
+    pub fn with_append_writers(mut self, writers: usize) -> Self {
+        if writers > 0 {
+            self.appends = group_commit::AppendQueue::new(writers);
+        }
+        self
     }
 
     /// Applies pending migrations. Idempotent. On Postgres it runs under a
