@@ -49,7 +49,7 @@ use std::time::Instant;
 #[command(name = "audit-bench")]
 struct Args {
     /// Events in the data set (the 10M run: --events 10000000).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = DEFAULT_EVENTS)]
     events: u64,
     /// Concurrent clients (connections) for ingest and single appends.
     #[arg(long, default_value_t = 4)]
@@ -67,11 +67,14 @@ struct Args {
     /// The data set's seed.
     #[arg(long, default_value_t = 5)]
     seed: u64,
-    /// Where to write the report (default: BENCHMARKS.md at the repo root).
+    /// Where to write the report (default: BENCHMARKS.md at the repo root
+    /// for the default size, BENCHMARKS-<size>.md for another, e.g.
+    /// BENCHMARKS-10M.md).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Where to draw the chart (default: bench/ingest.svg with the default
-    /// output, else ingest.svg next to --output).
+    /// Where to draw the chart (default: bench/ingest.svg, or
+    /// bench/ingest-<size>.svg, with the default output, else ingest.svg
+    /// next to --output).
     #[arg(long)]
     chart: Option<PathBuf>,
 }
@@ -86,14 +89,15 @@ fn repo_root() -> PathBuf {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
+    let (default_report, default_chart) = default_paths(args.events);
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| repo_root().join("BENCHMARKS.md"));
+        .unwrap_or_else(|| repo_root().join(default_report));
     let chart_path = match (&args.chart, &args.output) {
         (Some(chart), _) => chart.clone(),
         (None, Some(output)) => output.with_file_name("ingest.svg"),
-        (None, None) => repo_root().join("bench").join("ingest.svg"),
+        (None, None) => repo_root().join(default_chart),
     };
     if let Some(dir) = output.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -108,6 +112,27 @@ async fn main() -> Result<()> {
         chart_path.display()
     );
     Ok(())
+}
+
+/// Events in the default run, whose report is BENCHMARKS.md.
+const DEFAULT_EVENTS: u64 = 1_000_000;
+
+/// Where a run writes its report and chart, relative to the repo root,
+/// without --output: a run of another size than the default (the 10M run,
+/// by hand) gets files of its own rather than overwrite the 1M report.
+fn default_paths(events: u64) -> (String, String) {
+    if events == DEFAULT_EVENTS {
+        return ("BENCHMARKS.md".to_owned(), "bench/ingest.svg".to_owned());
+    }
+    let size = match events {
+        n if n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    };
+    (
+        format!("BENCHMARKS-{size}.md"),
+        format!("bench/ingest-{size}.svg"),
+    )
 }
 
 /// The command that reproduces this run.
