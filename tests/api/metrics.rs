@@ -150,6 +150,14 @@ async fn requests_are_counted_by_method_and_code(backend: Backend) {
         "{idle} idle + {in_use} in use > max {max}"
     );
 
+    // Nothing waits for an append transaction once the appends answered.
+    assert_eq!(scrape.expect("audit_append_calls_waiting", &[]), 0.0);
+    assert_eq!(scrape.expect("audit_append_writers", &[]), 0.0);
+    let max_writers = scrape.expect("audit_append_max_writers", &[]);
+    let expected = app.store().append_queue_use().max_writers as f64;
+    assert_eq!(max_writers, expected);
+    assert!(max_writers >= 1.0);
+
     // Follow mode is not served yet: its series exist, at zero.
     assert_eq!(scrape.expect("audit_follow_streams", &[]), 0.0);
     assert_eq!(scrape.expect("audit_follow_lag_entries", &[]), 0.0);

@@ -116,6 +116,26 @@ pub fn render(metrics: &Metrics) -> String {
         out.sample("audit_db_pool_max_connections", &[], pool.max);
     }
 
+    let appends = inner.store.append_queue_use();
+    out.header(
+        "audit_append_calls_waiting",
+        "gauge",
+        "Append calls waiting in the server for the next append transaction (group commit).",
+    );
+    out.sample("audit_append_calls_waiting", &[], appends.waiting_calls);
+    out.header(
+        "audit_append_writers",
+        "gauge",
+        "Append transactions running now.",
+    );
+    out.sample("audit_append_writers", &[], appends.writers);
+    out.header(
+        "audit_append_max_writers",
+        "gauge",
+        "Most append transactions at once (--append-writers).",
+    );
+    out.sample("audit_append_max_writers", &[], appends.max_writers);
+
     out.header(
         "audit_health_serving",
         "gauge",

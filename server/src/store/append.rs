@@ -25,11 +25,13 @@ pub(crate) struct TenantBatch {
     pub entries: Vec<AuditLogEntry>,
 }
 
-/// How one attempt ended, short of a database error.
-enum Attempt {
+/// How storing several batches ended, short of a database error.
+pub(crate) enum Stored {
     /// The ids of each batch, in input order.
-    Stored(Vec<Vec<Uuid>>),
-    Conflict(String),
+    All(Vec<Vec<Uuid>>),
+    /// Nothing is stored: the batch at this index reuses an idempotency key
+    /// stored with another fingerprint.
+    Conflict { batch: usize, key: String },
 }
 
 impl AuditStore {
@@ -56,15 +58,26 @@ impl AuditStore {
         .await
     }
 
+    /// Stores one batch (see [`append`]) in a transaction of its own.
+    ///
+    /// [`append`]: Self::append
+    pub(crate) async fn append_batch(&self, batch: TenantBatch) -> Result<Vec<Uuid>, StoreError> {
+        match self.append_batches(vec![batch]).await? {
+            Stored::All(mut ids) => ids
+                .pop()
+                .ok_or_else(|| StoreError::Internal("an append stored no batch".to_owned())),
+            Stored::Conflict { key, .. } => Err(StoreError::IdempotencyConflict { key }),
+        }
+    }
+
     /// Stores `batches` (see [`append`]) in one transaction: all of them or,
-    /// on any error, none. Returns each batch's ids; an idempotency conflict
-    /// in any batch fails them all.
+    /// on a conflict or any error, none.
     ///
     /// [`append`]: Self::append
     pub(crate) async fn append_batches(
         &self,
         batches: Vec<TenantBatch>,
-    ) -> Result<Vec<Vec<Uuid>>, StoreError> {
+    ) -> Result<Stored, StoreError> {
         // Only an entry with an idempotency key can race (see below): keep
         // a copy for the second attempt only then.
         let retry = batches
@@ -87,18 +100,15 @@ impl AuditStore {
             }
             (other, _) => other?,
         };
-        match attempt {
-            Attempt::Stored(ids) => {
-                for tenant_id in &tenants {
-                    self.notifier.chain_moved(tenant_id);
-                }
-                Ok(ids)
+        if let Stored::All(_) = &attempt {
+            for tenant_id in &tenants {
+                self.notifier.chain_moved(tenant_id);
             }
-            Attempt::Conflict(key) => Err(StoreError::IdempotencyConflict { key }),
         }
+        Ok(attempt)
     }
 
-    async fn append_once(&self, batches: Vec<TenantBatch>) -> Result<Attempt, DbErr> {
+    async fn append_once(&self, batches: Vec<TenantBatch>) -> Result<Stored, DbErr> {
         let txn = self.begin_write().await?;
         // Locked before the key lookup: under the locks no other append to
         // these tenants can store a key between our lookup and our insert.
@@ -120,7 +130,7 @@ impl AuditStore {
         let mut ids = Vec::with_capacity(batches.len());
         let mut rows = Vec::with_capacity(batches.iter().map(|batch| batch.entries.len()).sum());
         let mut moved = HashSet::new();
-        for batch in batches {
+        for (index, batch) in batches.into_iter().enumerate() {
             let head = heads.get_mut(&batch.tenant_id).ok_or_else(|| {
                 DbErr::Custom(format!("no chain head locked for {:?}", batch.tenant_id))
             })?;
@@ -136,7 +146,10 @@ impl AuditStore {
                     Entry::Occupied(known) => {
                         if known.get().fingerprint != entry.fingerprint {
                             // Dropping the transaction rolls it back.
-                            return Ok(Attempt::Conflict(key.clone()));
+                            return Ok(Stored::Conflict {
+                                batch: index,
+                                key: key.clone(),
+                            });
                         }
                         batch_ids.push(known.get().id);
                     }
@@ -166,7 +179,7 @@ impl AuditStore {
         insert_rows(&txn, &moved_heads, rows).await?;
         insert_keys(&txn, new_keys).await?;
         txn.commit().await?;
-        Ok(Attempt::Stored(ids))
+        Ok(Stored::All(ids))
     }
 }
 

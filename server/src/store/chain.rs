@@ -115,7 +115,11 @@ pub(crate) async fn lock_tenant(
 /// Postgres locks the rows in the order the statement returns them, sorted
 /// by the tenant id's bytes (`COLLATE "C"`, whatever the database's
 /// collation): the order every multi-tenant lock taker uses (retention sorts
-/// the same way), so two of them never wait on each other in a cycle.
+/// the same way), so two of them do not wait on each other in a cycle. The
+/// one exception: new tenants are inserted after the known ones are
+/// locked, so replicas creating the same tenants at once can deadlock;
+/// Postgres then fails one transaction, and group commit writes its calls
+/// one by one.
 pub(crate) async fn lock_heads(
     txn: &DatabaseTransaction,
     tenant_ids: &[&str],

@@ -21,9 +21,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// this long may have been closed by a restarted server, a proxy or a
 /// firewall, and a broken one is replaced before a request sees it.
 const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-/// Most concurrent append transactions on Postgres, whatever the cores
-/// (see `append_writers`).
-const POSTGRES_MAX_APPEND_WRITERS: usize = 8;
 /// How long a SQLite writer waits for another writer's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -90,14 +87,24 @@ fn create_parent_dir(database_url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How many append transactions run at once (see `group_commit`): on
-/// Postgres one per core, at least two (one can be committing while the
-/// next is built), at most half the pool (reads need the rest); on SQLite
-/// one, as writers take turns on the file's lock anyway.
+/// How many append transactions run at once by default (see
+/// `group_commit`): on Postgres one per core, at least two (one can be
+/// committing while the next is built); on SQLite one, as writers take
+/// turns on the file's lock anyway. Never more than
+/// [`max_append_writers`].
 pub(crate) fn append_writers(backend: DbBackend) -> usize {
     if backend != DbBackend::Postgres {
         return 1;
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    cores.clamp(2, POSTGRES_MAX_APPEND_WRITERS)
+    cores.clamp(2, max_append_writers(backend))
+}
+
+/// Half the pool: a writer holds a connection, and reads need the rest.
+pub(crate) fn max_append_writers(backend: DbBackend) -> usize {
+    let pool = match backend {
+        DbBackend::Postgres => POSTGRES_MAX_CONNECTIONS,
+        _ => SQLITE_MAX_CONNECTIONS,
+    };
+    (pool / 2).max(1) as usize
 }

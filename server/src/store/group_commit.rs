@@ -19,7 +19,7 @@
 //! cannot cut a transaction short: its entries are stored or not, as a
 //! timeout always left it (idempotency keys make a retry safe).
 
-use super::append::TenantBatch;
+use super::append::{Stored, TenantBatch};
 use super::{AuditStore, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,6 +49,17 @@ struct QueueState {
     writing: HashSet<String>,
     /// Writer tasks running.
     writers: usize,
+}
+
+/// Append calls waiting and append transactions running, right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendQueueUse {
+    /// Calls queued for the next transaction.
+    pub waiting_calls: u64,
+    /// Append transactions running (or about to).
+    pub writers: u64,
+    /// Most append transactions at once.
+    pub max_writers: u64,
 }
 
 /// One append call waiting for its transaction.
@@ -146,6 +157,16 @@ impl AppendQueue {
         }
     }
 
+    /// What is queued and running now.
+    pub(crate) fn usage(&self) -> AppendQueueUse {
+        let state = lock(&self.state);
+        AppendQueueUse {
+            waiting_calls: state.waiting.values().map(|queue| queue.len() as u64).sum(),
+            writers: state.writers as u64,
+            max_writers: self.max_writers as u64,
+        }
+    }
+
     /// Takes every call still queued.
     fn take_all(&self) -> Vec<Pending> {
         let mut state = lock(&self.state);
@@ -160,7 +181,14 @@ impl AuditStore {
     pub(crate) async fn append_grouped(&self, batch: TenantBatch) -> Result<Vec<Uuid>, StoreError> {
         let (reply, answer) = oneshot::channel();
         if self.appends.enqueue(Pending { batch, reply }) {
-            tokio::spawn(self.clone().write_groups());
+            // Made before the task, so that a task dropped before it first
+            // runs (the runtime shutting down) still gives its place back.
+            let watch = WriterWatch {
+                queue: self.appends.clone(),
+                tenants: Vec::new(),
+                done: false,
+            };
+            tokio::spawn(self.clone().write_groups(watch));
         }
         answer.await.map_err(|_| {
             StoreError::Internal("the append's writer stopped before answering".to_owned())
@@ -168,12 +196,7 @@ impl AuditStore {
     }
 
     /// A writer: commits groups until nothing is ready.
-    async fn write_groups(self) {
-        let mut watch = WriterWatch {
-            queue: self.appends.clone(),
-            tenants: Vec::new(),
-            done: false,
-        };
+    async fn write_groups(self, mut watch: WriterWatch) {
         loop {
             let group = self.appends.take_group();
             if group.is_empty() {
@@ -188,38 +211,67 @@ impl AuditStore {
 
     /// Writes one group and answers each of its calls.
     async fn commit_group(&self, mut group: Vec<Pending>) {
-        if group.len() == 1 {
-            let Some(pending) = group.pop() else { return };
-            let outcome = self.append_batches(vec![pending.batch]).await;
-            let outcome = outcome.map(|mut ids| ids.pop().unwrap_or_default());
-            self.answer(pending.reply, outcome);
-            return;
-        }
-        // Kept for the fallback below: a group rolls back whole.
-        let batches: Vec<TenantBatch> = group.iter().map(|pending| pending.batch.clone()).collect();
-        match self.append_batches(batches).await {
-            Ok(ids) => {
-                for (pending, own) in group.into_iter().zip(ids) {
-                    let _ = pending.reply.send(Ok(own));
-                }
+        loop {
+            if group.len() <= 1 {
+                let Some(pending) = group.pop() else { return };
+                let outcome = self.append_batch(pending.batch).await;
+                self.answer(pending.reply, outcome);
+                return;
             }
-            Err(StoreError::Unavailable(cause)) => {
-                for pending in group {
+            // Kept for another attempt: a group rolls back whole.
+            let batches: Vec<TenantBatch> =
+                group.iter().map(|pending| pending.batch.clone()).collect();
+            match self.append_batches(batches).await {
+                Ok(Stored::All(ids)) => {
+                    for (pending, own) in group.into_iter().zip(ids) {
+                        let _ = pending.reply.send(Ok(own));
+                    }
+                    return;
+                }
+                // Only the conflicting call fails; the others are written
+                // together again.
+                Ok(Stored::Conflict { batch, key }) if batch < group.len() => {
+                    let pending = group.remove(batch);
                     let _ = pending
                         .reply
-                        .send(Err(StoreError::Unavailable(cause.clone())));
+                        .send(Err(StoreError::IdempotencyConflict { key }));
                 }
-                self.fail_queued(&cause);
-            }
-            // One call's entries failed the group (an idempotency conflict,
-            // say): each call alone, so the others are not failed with it.
-            Err(_) => {
-                for pending in group {
-                    let outcome = self.append_batches(vec![pending.batch]).await;
-                    let outcome = outcome.map(|mut ids| ids.pop().unwrap_or_default());
-                    self.answer(pending.reply, outcome);
+                Err(StoreError::Unavailable(cause)) => {
+                    for pending in group {
+                        let _ = pending
+                            .reply
+                            .send(Err(StoreError::Unavailable(cause.clone())));
+                    }
+                    self.fail_queued(&cause);
+                    return;
+                }
+                // Anything else (a deadlock with another replica creating
+                // tenants, say): each call alone, so that only a failing
+                // call fails.
+                _ => {
+                    self.commit_one_by_one(group).await;
+                    return;
                 }
             }
+        }
+    }
+
+    /// Writes each call of a failed group in a transaction of its own; once
+    /// the database is unavailable, the rest fail at once.
+    async fn commit_one_by_one(&self, group: Vec<Pending>) {
+        let mut unavailable = None;
+        for pending in group {
+            if let Some(cause) = &unavailable {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::Unavailable(String::clone(cause))));
+                continue;
+            }
+            let outcome = self.append_batch(pending.batch).await;
+            if let Err(StoreError::Unavailable(cause)) = &outcome {
+                unavailable = Some(cause.clone());
+            }
+            self.answer(pending.reply, outcome);
         }
     }
 

@@ -57,6 +57,7 @@ mod tests;
 pub use api_keys::ApiKeyRecord;
 pub use checkpoints::CheckpointRecord;
 pub use error::StoreError;
+pub use group_commit::AppendQueueUse;
 pub use legal_hold::LegalHoldRecord;
 /// The migrations, public so tests can build a database as an older
 /// release left it (`Migrator::down`/`up` with a step count).
@@ -117,11 +118,19 @@ impl AuditStore {
     /// Caps concurrent append transactions at `writers` (see
     /// `group_commit`); 0 keeps the backend's default (one per core, at
     /// least 2, on Postgres; 1 on SQLite). Set before serving.
+    /// Never more than half the pool: reads need the rest.
     pub fn with_append_writers(mut self, writers: usize) -> Self {
         if writers > 0 {
-            self.appends = group_commit::AppendQueue::new(writers);
+            let most = connect::max_append_writers(self.backend);
+            self.appends = group_commit::AppendQueue::new(writers.min(most));
         }
         self
+    }
+
+    /// Append calls waiting for a transaction and append transactions
+    /// running, now.
+    pub fn append_queue_use(&self) -> AppendQueueUse {
+        self.appends.usage()
     }
 
     /// Applies pending migrations. Idempotent. On Postgres it runs under a
