@@ -182,7 +182,7 @@ async fn end_phase(
 async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) -> Result<Report> {
     let machine = machine::Machine::read();
     let load_at_start = machine::load_average();
-    let cluster = cluster::Cluster::start()?;
+    let cluster = cluster::Cluster::start(&cluster::settings(machine.memory_gib))?;
     let database = "audit_bench";
     db::create_database(&cluster.url("postgres"), database).await?;
     let server_url = cluster.url(database);
@@ -340,6 +340,7 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
     Ok(Report {
         machine,
         postgres: cluster.version(),
+        postgres_settings: cluster.settings.clone(),
         command: command_line(),
         events: args.events,
         clients: args.clients,

@@ -38,6 +38,8 @@ pub struct SingleAppends {
 pub struct Report {
     pub machine: Machine,
     pub postgres: String,
+    /// The cluster's settings that differ from the defaults.
+    pub postgres_settings: String,
     pub command: String,
     pub events: u64,
     pub clients: usize,
@@ -278,10 +280,17 @@ impl Report {
         let _ = writeln!(
             out,
             "- CPU: {} ({} cores)\n- Memory: {:.1} GiB\n- Kernel: {}\n- Postgres: {} \
-             (throwaway cluster, Unix socket; defaults except shared_buffers=1GB: fsync and \
-             synchronous_commit on)\n- Load average (1 min) at the start and end of the run: \
-             {:.1} and {:.1} (other work shares the cores)\n",
-            m.cpu, m.cores, m.memory_gib, m.kernel, self.postgres, self.load.0, self.load.1
+             (throwaway cluster, Unix socket; defaults except {}: fsync and synchronous_commit \
+             on)\n- Load average (1 min) at the start and end of the run: {:.1} and {:.1} (other \
+             work shares the cores)\n",
+            m.cpu,
+            m.cores,
+            m.memory_gib,
+            m.kernel,
+            self.postgres,
+            self.postgres_settings,
+            self.load.0,
+            self.load.1
         );
         let _ = writeln!(out, "## Command\n\n```sh\n{}\n```\n", self.command);
         let _ = writeln!(
