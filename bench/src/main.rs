@@ -22,6 +22,7 @@ mod copy_binary;
 mod counting_codec;
 mod dataset;
 mod db;
+mod direct_row;
 mod export;
 mod ingest;
 mod machine;

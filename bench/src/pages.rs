@@ -1,10 +1,12 @@
 //! Page latency: the first page and a page after 90% of the result, under
 //! several filters on the largest tenant, through ListAuditLogs (page_size
 //! 100, limit 100: one page, then the stream ends) and as the same keyset
-//! SELECT the server issues, run directly and prepared.
+//! SELECT the server issues, run directly and prepared, its rows read into
+//! owned values (`direct_row`) as the service's client reads its entries.
 
 use crate::client::{self, Tokens};
 use crate::dataset::{DAY_MICROS, DataSet, END_MICROS, network_address};
+use crate::direct_row::DirectRow;
 use crate::rows::network_key;
 use anyhow::{Context, Result, bail};
 use audit_proto::audit_service_client::AuditServiceClient;
@@ -345,7 +347,13 @@ async fn sample_both(
             .fetch_all(&mut *conn)
             .await
             .with_context(|| format!("direct page of {} failed", case.name))?;
+        let entries = rows
+            .iter()
+            .map(DirectRow::read)
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("cannot read the direct page of {}", case.name))?;
         let direct_time = started.elapsed();
+        drop(entries);
         if round == 0 {
             let direct_first = match rows.first() {
                 Some(row) => row.try_get::<uuid::Uuid, _>(1)?.to_string(),

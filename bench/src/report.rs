@@ -394,12 +394,14 @@ impl Report {
                  cores as Postgres, the client and the ceiling's client."
             }
             "List pages" => {
-                "Each page read is its own transaction (BEGIN, `SELECT pg_backend_pid(), \
-                 now()::text` so an abandoned call can be cancelled, the page SELECT; the \
-                 COMMIT is sent after the page is handed on): three round trips where the \
-                 direct side has one, then rows decoded by position into domain entries and \
-                 protobuf (metadata JSON → Struct), a hop to the stream's task, and the \
-                 client's decoding of the page."
+                "Each page read is its own read-only transaction, begun and named in one \
+                 simple query (`BEGIN READ ONLY; SET LOCAL application_name = …`, so an \
+                 abandoned call can be cancelled), then the page SELECT; the COMMIT is sent \
+                 after the page is handed on: two round trips where the direct side has one. \
+                 Then rows decoded by position into domain entries and protobuf (metadata \
+                 JSON → Struct), a hop to the stream's task, HTTP/2 framing, and the client's \
+                 decoding of the page (the direct side reads its rows into owned values, \
+                 metadata parsed as JSON)."
             }
             "Export" => {
                 "The export is one such page transaction per 1000 rows, the next page read \
@@ -456,7 +458,9 @@ impl Report {
              largest tenant.\n\
              - **List pages**: the largest tenant, newest first, page_size 100 and limit 100 \
              (one page), {s} calls per row after 10 warm-up calls, alternating with the same \
-             keyset SELECT run directly (prepared, LIMIT 101 as the server asks). The deep \
+             keyset SELECT run directly (prepared, LIMIT 101 as the server asks, every column \
+             of every row read into an owned value, metadata parsed as JSON, as the \
+             service's client decodes its page). The deep \
              page starts after 90% of the matches: the service gets the page token from \
              streaming that far, the direct SQL the position from an OFFSET query; both \
              start at the same entry (checked). Service time is until the page arrives.\n\

@@ -59,7 +59,7 @@ impl Observer {
                 DbBackend::Postgres,
                 "SELECT state || '/' || coalesce(wait_event_type, '-') || ': ' || query \
                  FROM pg_stat_activity \
-                 WHERE datname = current_database() AND application_name = 'audit-server' \
+                 WHERE datname = current_database() AND application_name LIKE 'audit-server%' \
                    AND state = 'active' AND query ILIKE '%audit_logs%'",
             ))
             .await
@@ -130,7 +130,7 @@ impl Observer {
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND application_name = 'audit-server' \
+                 WHERE datname = current_database() AND application_name LIKE 'audit-server%' \
                    AND wait_event_type = 'Lock'",
             ))
             .await

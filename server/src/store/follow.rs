@@ -6,10 +6,10 @@
 
 use super::conditions::filter_condition;
 use super::entity::{audit_log, audit_tenant};
-use super::row_reader::{PositionalRow, into_entries};
+use super::row_reader::into_entries;
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, TenantScope};
-use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 
 impl AuditStore {
     /// Returns `(tenant, head sequence)` for the tenant of `scope`, or for
@@ -44,10 +44,9 @@ impl AuditStore {
             .filter(audit_log::Column::Sequence.gt(after))
             .filter(audit_log::Column::Sequence.lte(through))
             .order_by(audit_log::Column::Sequence, Order::Asc)
-            .limit(limit);
-        let rows = self
-            .cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
-            .await?;
+            .limit(limit)
+            .build(self.backend);
+        let rows = self.cancellable_rows(query).await?;
         into_entries(rows)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::conditions::{filter_condition, keyset_condition};
 use super::entity::audit_log::{self, Column};
-use super::row_reader::{PositionalRow, into_entries};
+use super::row_reader::into_entries;
 use super::{AuditStore, StoreError};
 use crate::domain::{AuditLogEntry, AuditLogFilter, Cursor, ListOrder, TenantScope};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
@@ -23,23 +23,14 @@ impl AuditStore {
         limit: u64,
     ) -> Result<Vec<AuditLogEntry>, StoreError> {
         let query = page_query(filter, order, after.as_ref(), limit);
+        let statement = if self.backend == DbBackend::Postgres && filter.scope == TenantScope::All {
+            merged_tenant_pages(query, order, limit)
+        } else {
+            query.build(self.backend)
+        };
         // A client that leaves mid-List, or a deadline that passes, drops
         // this future: the query must stop on the database too.
-        let rows = if self.backend == DbBackend::Postgres && filter.scope == TenantScope::All {
-            let merged = merged_tenant_pages(query, order, limit);
-            self.cancellable_read(|txn| {
-                Box::pin(
-                    audit_log::Entity::find()
-                        .from_raw_sql(merged)
-                        .into_model::<PositionalRow>()
-                        .all(txn),
-                )
-            })
-            .await?
-        } else {
-            self.cancellable_read(|txn| Box::pin(query.into_model::<PositionalRow>().all(txn)))
-                .await?
-        };
+        let rows = self.cancellable_rows(statement).await?;
         into_entries(rows)
     }
 

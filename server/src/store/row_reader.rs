@@ -28,6 +28,13 @@ pub(crate) fn into_entries(rows: Vec<PositionalRow>) -> Result<Vec<AuditLogEntry
         .collect()
 }
 
+impl PositionalRow {
+    /// Reads a row sqlx fetched from Postgres directly.
+    pub(crate) fn from_pg_row(row: &PgRow) -> Result<Self, DbErr> {
+        read_postgres(row).map(Self)
+    }
+}
+
 impl FromQueryResult for PositionalRow {
     fn from_query_result(result: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
         match result.try_as_pg_row() {
