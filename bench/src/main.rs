@@ -33,7 +33,7 @@ mod rows;
 mod server;
 mod stats;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use appends::Spread;
 use clap::Parser;
 use dataset::DataSet;
@@ -104,7 +104,13 @@ async fn main() -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let binary = server::server_binary()?;
-    let report = run(&args, &binary, &chart_path, started).await?;
+    // Stopping the run (Ctrl-C, or SIGTERM from a timeout) drops it, and
+    // with it the server child and the cluster: an hour into the 10M run
+    // nobody should have to find and stop a 5 GB Postgres by hand.
+    let report = tokio::select! {
+        report = run(&args, &binary, &chart_path, started) => report?,
+        signal = stop_requested() => bail!("stopped by {signal}; the cluster and the server are stopped and removed"),
+    };
     std::fs::write(&output, report.to_markdown())
         .with_context(|| format!("cannot write {}", output.display()))?;
     eprintln!(
@@ -113,6 +119,23 @@ async fn main() -> Result<()> {
         chart_path.display()
     );
     Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn stop_requested() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        // Without a SIGTERM handler, Ctrl-C still cleans up.
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
 }
 
 /// Events in the default run, whose report is BENCHMARKS.md.
