@@ -5,7 +5,7 @@
 //! it on release), so a List whose client left, or whose deadline passed,
 //! would keep a backend busy and a pooled connection taken for as long as
 //! the query runs or waits on a lock. A read started here runs in a
-//! transaction that names itself: `SET LOCAL application_name` to a name no
+//! transaction that names itself: `application_name`, set locally, to a name no
 //! other transaction has (it reverts when the transaction ends, so it cannot
 //! match a later call on the same connection). If the future is dropped
 //! before the read finishes, a cancel request for the backend bearing that
@@ -19,7 +19,7 @@
 //!
 //! Why [`AuditStore::cancellable_rows`] goes around SeaORM: SeaORM begins a
 //! transaction with a bare `BEGIN`, so naming it costs a round trip of its
-//! own. On a sqlx connection the `BEGIN` and the `SET LOCAL` travel as one
+//! own. On a sqlx connection the `BEGIN` and the naming travel as one
 //! simple query, and a List page is two round trips (that, then the page)
 //! with the `COMMIT` sent after the page has gone to the client.
 //!
@@ -129,10 +129,14 @@ impl ReadName {
         ))
     }
 
-    /// The statement that gives the current transaction this name. The
-    /// name holds only letters, digits and spaces: nothing to escape.
+    /// The statement that gives the current transaction this name (as
+    /// `SET LOCAL` would). A SELECT rather than a SET because
+    /// pg_stat_statements folds a SELECT's literals into one entry but keeps
+    /// every distinct SET text as an entry of its own: one per read would
+    /// crowd out the statements operators look for. The name holds only
+    /// letters, digits and spaces: nothing to escape.
     fn set_local(&self) -> String {
-        format!("SET LOCAL application_name = '{}'", self.0)
+        format!("SELECT set_config('application_name', '{}', true)", self.0)
     }
 }
 
