@@ -5,8 +5,8 @@
 //! it on release), so a List whose client left, or whose deadline passed,
 //! would keep a backend busy and a pooled connection taken for as long as
 //! the query runs or waits on a lock. A read started here runs in a
-//! transaction that names itself: `application_name`, set locally, to a name no
-//! other transaction has (it reverts when the transaction ends, so it cannot
+//! transaction that names itself: a local `application_name` no other
+//! transaction has (it reverts when the transaction ends, so it cannot
 //! match a later call on the same connection). If the future is dropped
 //! before the read finishes, a cancel request for the backend bearing that
 //! name is sent from a separate, unpooled connection (the pool may be the
@@ -51,20 +51,12 @@ impl AuditStore {
         let mut guard = CancelOnDrop::default();
         if self.backend == DbBackend::Postgres {
             let name = ReadName::new();
-            txn.execute_unprepared(&name.set_local()).await?;
+            txn.execute_unprepared(&name.naming_statement()).await?;
             guard = CancelOnDrop::armed(&self.db, name);
         }
         let output = read(&txn).await;
         guard.disarm();
-        // Only reads ran: ending the transaction either way is the same, and
-        // the caller need not wait for it (a List page is then one round
-        // trip shorter). The connection returns to the pool once it ends; a
-        // failure to end it closes the connection.
-        tokio::spawn(async move {
-            if let Err(error) = txn.commit().await {
-                tracing::debug!(%error, "cannot end a read transaction");
-            }
-        });
+        end_in_background(txn.commit());
         output
     }
 
@@ -83,32 +75,41 @@ impl AuditStore {
                 .await;
         }
         let name = ReadName::new();
-        let begin = format!("BEGIN READ ONLY; {}", name.set_local());
+        let begin = format!("BEGIN READ ONLY; {}", name.naming_statement());
         let mut txn = self
             .db
             .get_postgres_connection_pool()
             .begin_with(AssertSqlSafe(begin))
             .await
             .map_err(query_error)?;
+        // If this future is dropped, the guard cancels the query and sqlx
+        // rolls the unfinished transaction back before reusing the connection.
         let mut guard = CancelOnDrop::armed(&self.db, name);
         let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
         let rows = sqlx::query_with(AssertSqlSafe(statement.sql), values)
             .fetch_all(&mut *txn)
             .await;
         guard.disarm();
-        // As in cancellable_read: the COMMIT need not hold up the page.
-        // Dropping an unfinished sqlx transaction rolls it back before the
-        // connection is reused.
-        tokio::spawn(async move {
-            if let Err(error) = txn.commit().await {
-                tracing::debug!(%error, "cannot end a read transaction");
-            }
-        });
+        end_in_background(txn.commit());
         rows.map_err(query_error)?
             .iter()
             .map(PositionalRow::from_pg_row)
             .collect()
     }
+}
+
+/// Ends a read transaction on a task of its own. Only reads ran, so
+/// ending it either way is the same, and the caller need not wait for it (a
+/// List page is then one round trip shorter). The connection returns to the
+/// pool once it ends; a failure to end it closes the connection.
+fn end_in_background<E: std::fmt::Display>(
+    commit: impl Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(error) = commit.await {
+            tracing::debug!(%error, "cannot end a read transaction");
+        }
+    });
 }
 
 fn query_error(error: sqlx::Error) -> DbErr {
@@ -135,7 +136,7 @@ impl ReadName {
     /// every distinct SET text as an entry of its own: one per read would
     /// crowd out the statements operators look for. The name holds only
     /// letters, digits and spaces: nothing to escape.
-    fn set_local(&self) -> String {
+    fn naming_statement(&self) -> String {
         format!("SELECT set_config('application_name', '{}', true)", self.0)
     }
 }
