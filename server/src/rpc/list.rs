@@ -13,23 +13,18 @@ use crate::store::{AuditStore, StoreError};
 use audit_proto as pb;
 use audit_validation::entry::encode_entry;
 use audit_validation::list::{ListPlan, decode_list_request};
-use audit_validation::page_token::PageTokenKey;
+use audit_validation::page_token::{PageTokenKey, QueryBinding};
 use futures_util::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status};
 use tracing::Instrument;
 
 pub type ListStream =
     Pin<Box<dyn Stream<Item = Result<pb::ListAuditLogsResponse, Status>> + Send + 'static>>;
-
-/// How long a failing stream waits for the client to take its final status.
-const FINAL_STATUS_WAIT: Duration = Duration::from_secs(10);
 
 pub async fn list(
     rpc: &AuditRpc,
@@ -58,84 +53,145 @@ pub async fn list(
         );
     }
 
-    // A small channel: the producer runs at most a page or two ahead of the
-    // client, so a slow reader holds back the database, not server memory.
-    let (sender, receiver) = mpsc::channel(2);
-    let producer = stream_pages(
-        rpc.store.clone(),
-        rpc.page_tokens.clone(),
-        plan,
-        deadline,
-        sender,
-    );
-    tokio::spawn(producer.instrument(tracing::Span::current()));
-    Ok(Box::pin(ReceiverStream::new(receiver)))
+    Ok(Pager::new(rpc.store.clone(), rpc.page_tokens.clone(), plan, deadline).into_stream())
 }
 
-/// Reads pages and sends them until the result, the limit, the deadline or
-/// the client runs out.
-async fn stream_pages(
+/// The state of one List between its messages. The stream is polled by
+/// the task that serves the call, so the first page is read and sent with
+/// no hand-off between tasks (a page of a short List costs its round trips
+/// and little else); later pages are read one ahead on a task of their own.
+struct Pager {
     store: AuditStore,
     keys: PageTokenKey,
-    plan: ListPlan,
+    filter: Arc<AuditLogFilter>,
+    order: ListOrder,
+    binding: QueryBinding,
+    page_size: u64,
+    include_total_count: bool,
     deadline: Option<Instant>,
-    sender: mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>,
-) {
-    let mut total_count = None;
-    if plan.include_total_count {
-        match bounded(&sender, deadline, store.count(&plan.filter)).await {
-            Some(Ok(count)) => total_count = Some(count),
-            Some(Err(error)) => return fail(&sender, error.into()).await,
-            None => return,
+    after: Option<Cursor>,
+    remaining: Option<u64>,
+    next_page: Option<Prefetch>,
+    finished: bool,
+    span: tracing::Span,
+}
+
+impl Pager {
+    fn new(
+        store: AuditStore,
+        keys: PageTokenKey,
+        plan: ListPlan,
+        deadline: Option<Instant>,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            filter: Arc::new(plan.filter),
+            order: plan.order,
+            binding: plan.binding,
+            page_size: plan.page_size,
+            include_total_count: plan.include_total_count,
+            deadline,
+            after: plan.after,
+            remaining: plan.limit,
+            next_page: None,
+            finished: false,
+            span: tracing::Span::current(),
         }
     }
-    let mut after = plan.after;
-    let mut remaining = plan.limit;
-    let filter = Arc::new(plan.filter);
-    let mut wanted = page_wanted(remaining, plan.page_size);
-    let mut next_page = Prefetch::start(&store, &filter, plan.order, after, wanted);
-    loop {
-        let mut entries = match bounded(&sender, deadline, next_page.entries()).await {
-            Some(Ok(entries)) => entries,
-            Some(Err(error)) => return fail(&sender, error).await,
-            None => return,
+
+    /// The messages until the result, the limit or the deadline runs out,
+    /// then the error if one ended it. A client that leaves drops the
+    /// stream, and with it the read in progress, which cancels its query.
+    fn into_stream(self) -> ListStream {
+        Box::pin(futures_util::stream::unfold(self, |mut pager| async move {
+            if pager.finished {
+                return None;
+            }
+            let span = pager.span.clone();
+            let outcome = pager.next_message().instrument(span.clone()).await;
+            match outcome {
+                Ok(message) => Some((Ok(message), pager)),
+                Err(error) => {
+                    pager.finished = true;
+                    let status = Status::from(error);
+                    span.record("grpc.code", status.code() as i32);
+                    Some((Err(status), pager))
+                }
+            }
+        }))
+    }
+
+    /// Reads the next page and makes it a message, starting the read of
+    /// the one after unless this is the last.
+    async fn next_message(&mut self) -> Result<pb::ListAuditLogsResponse, AuditError> {
+        let mut total_count = None;
+        if self.include_total_count {
+            self.include_total_count = false;
+            total_count = Some(self.bounded(self.store.count(&self.filter)).await??);
+        }
+        let wanted = page_wanted(self.remaining, self.page_size);
+        let mut entries = match self.next_page.take() {
+            Some(mut prefetched) => self.bounded(prefetched.entries()).await??,
+            None => {
+                let read = self
+                    .store
+                    .list_page(&self.filter, self.order, self.after, wanted + 1);
+                self.bounded(read).await??
+            }
         };
         let more = entries.len() as u64 > wanted;
         entries.truncate(wanted as usize);
-        after = entries
+        self.after = entries
             .last()
             .map(|last| Cursor {
                 occurred_at: last.occurred_at,
                 id: last.id,
             })
-            .or(after);
-        remaining = remaining.map(|left| left - entries.len() as u64);
-        let last_page = !more || remaining == Some(0);
-        if !last_page {
+            .or(self.after);
+        self.remaining = self.remaining.map(|left| left - entries.len() as u64);
+        self.finished = !more || self.remaining == Some(0);
+        if self.finished {
+            self.span.record("grpc.code", tonic::Code::Ok as i32);
+        } else {
             // The next page is read while this one is encoded and sent, so
             // the database and the server's encoding run side by side
             // rather than in turn (an export is as fast as the slower of
             // the two, not their sum). At most one page is read ahead.
-            wanted = page_wanted(remaining, plan.page_size);
-            next_page = Prefetch::start(&store, &filter, plan.order, after, wanted);
+            let wanted = page_wanted(self.remaining, self.page_size);
+            self.next_page = Some(Prefetch::start(
+                &self.store,
+                &self.filter,
+                self.order,
+                self.after,
+                wanted,
+            ));
         }
-        let next_page_token = match (more, after) {
-            (true, Some(cursor)) => keys.issue(&plan.binding, plan.order, cursor),
+        let next_page_token = match (more, self.after) {
+            (true, Some(cursor)) => self.keys.issue(&self.binding, self.order, cursor),
             _ => String::new(),
         };
-        let message = pb::ListAuditLogsResponse {
+        Ok(pb::ListAuditLogsResponse {
             audit_logs: entries.into_iter().map(encode_entry).collect(),
             next_page_token,
-            total_count: total_count.take(),
+            total_count,
+        })
+    }
+
+    /// Runs one database step unless the deadline has passed or passes
+    /// first; dropping the step's future cancels its query and frees its
+    /// connection. Checked before the step too: a page read ahead is ready
+    /// at once, and a slow reader must not take messages past its deadline.
+    async fn bounded<T>(&self, step: impl Future<Output = T>) -> Result<T, AuditError> {
+        let Some(deadline) = self.deadline else {
+            return Ok(step.await);
         };
-        if sender.send(Ok(message)).await.is_err() {
-            tracing::debug!("list client went away");
-            return;
+        if Instant::now() >= deadline {
+            return Err(AuditError::DeadlineExceeded);
         }
-        if last_page {
-            tracing::Span::current().record("grpc.code", tonic::Code::Ok as i32);
-            return;
-        }
+        tokio::time::timeout_at(deadline, step)
+            .await
+            .map_err(|_| AuditError::DeadlineExceeded)
     }
 }
 
@@ -187,47 +243,6 @@ impl Drop for Prefetch {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-    }
-}
-
-/// Runs one database step unless the client leaves or the deadline passes
-/// first; dropping the query future cancels it and frees its connection.
-async fn bounded<T>(
-    sender: &mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>,
-    deadline: Option<Instant>,
-    step: impl Future<Output = T>,
-) -> Option<T> {
-    let expiry = async {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        output = step => Some(output),
-        _ = sender.closed() => {
-            tracing::debug!("list client went away during a query");
-            None
-        }
-        _ = expiry => {
-            fail(sender, AuditError::DeadlineExceeded).await;
-            None
-        }
-    }
-}
-
-/// Ends the stream with an error. The status must reach the client even
-/// when pages fill the channel: a stream that just stopped would read as a
-/// complete result. Waiting is bounded, as a client that reads nothing for
-/// that long is gone.
-async fn fail(sender: &mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>, error: AuditError) {
-    let status = Status::from(error);
-    tracing::Span::current().record("grpc.code", status.code() as i32);
-    if tokio::time::timeout(FINAL_STATUS_WAIT, sender.send(Err(status)))
-        .await
-        .is_err()
-    {
-        tracing::debug!("list client stopped reading; dropping the stream");
     }
 }
 
