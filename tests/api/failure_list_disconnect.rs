@@ -2,7 +2,7 @@
 //! large List frees the server's database connection within a second.
 //! (failure_follow_disconnect.rs holds the follow-stream variant.)
 
-use audit_proto::ListAuditLogsRequest;
+use audit_proto::{AuditLogFilter, ListAuditLogsRequest};
 use audit_tests::database_activity::{
     Observer, leave_and_expect_release, stall_on_locked_audit_logs, wait_until_pool_idle,
 };
@@ -68,4 +68,39 @@ async fn a_client_that_leaves_while_its_query_waits_frees_the_connection_on_post
     stream.message().await.expect("first page").expect("a page");
     let lock = stall_on_locked_audit_logs(&app, &observer, &mut stream).await;
     leave_and_expect_release(&app, &observer, stream, lock).await;
+}
+
+/// The same over every tenant: an admin's filtered List is the long
+/// cross-tenant statement (well over the 1 KB of its text that pg_stat_activity keeps),
+/// which the cancel must still recognise as the one it was meant for.
+#[tokio::test]
+async fn an_admin_that_leaves_a_cross_tenant_list_while_its_query_waits_frees_the_connection() {
+    let app = seeded_app(Backend::Postgres).await;
+    let observer = Observer::connect(&app).await;
+    let request = ListAuditLogsRequest {
+        filter: Some(AuditLogFilter {
+            action: "document.read".into(),
+            ..Default::default()
+        }),
+        ..large_list()
+    };
+    let mut stream = app
+        .admin()
+        .stub()
+        .list_audit_logs(request)
+        .await
+        .expect("list starts")
+        .into_inner();
+    stream.message().await.expect("first page").expect("a page");
+    let waiting = stall_on_locked_audit_logs(&app, &observer, &mut stream).await;
+    // pg_stat_activity shows the waiting page cut to 1,023 bytes (the
+    // default track_activity_query_size, less its terminating NUL).
+    let statements = observer.server_queries_on_audit_logs().await;
+    assert!(
+        statements.iter().any(|statement| statement
+            .split_once(": ")
+            .is_some_and(|(_, text)| text.len() == 1023)),
+        "the cross-tenant page should be the long statement: {statements:?}"
+    );
+    leave_and_expect_release(&app, &observer, stream, waiting).await;
 }

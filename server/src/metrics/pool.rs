@@ -1,9 +1,8 @@
-//! Database pool use, read from the sqlx pool behind SeaORM at scrape time.
+//! Database pool use, read from the store's pools at scrape time.
 
 use crate::store::AuditStore;
-use sea_orm::DbBackend;
 
-/// Connections of the pool right now.
+/// Connections of the pools right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolUse {
     pub idle: u64,
@@ -11,34 +10,12 @@ pub struct PoolUse {
     pub max: u64,
 }
 
-/// Reads the pool; `None` for a backend without an sqlx pool.
+/// Reads the pools; `None` for a backend without one.
 pub fn pool_use(store: &AuditStore) -> Option<PoolUse> {
-    let db = store.connection();
-    // The getters panic on the wrong backend, so ask the backend first.
-    let (size, idle, max) = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        _ => return None,
-    };
-    let size = u64::from(size);
-    let idle = u64::try_from(idle).unwrap_or(u64::MAX).min(size);
-    Some(PoolUse {
-        idle,
-        in_use: size - idle,
-        max: u64::from(max),
+    let usage = store.pool_usage();
+    (usage.max > 0).then(|| PoolUse {
+        idle: u64::from(usage.idle),
+        in_use: u64::from(usage.in_use()),
+        max: u64::from(usage.max),
     })
 }

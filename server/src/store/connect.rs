@@ -1,6 +1,7 @@
 //! Connection pools: sizes, timeouts and the SQLite file options.
 
 use super::StoreError;
+use super::read_pool::ReadPool;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::str::FromStr;
@@ -9,18 +10,21 @@ use std::time::Duration;
 /// Connections per Postgres pool: enough for a few concurrent RPCs on a
 /// 2-core machine without crowding the server's max_connections.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+/// Connections for List pages, counts and follow reads on Postgres, on top
+/// of the pool above (see `read_pool`).
+const POSTGRES_READ_CONNECTIONS: u32 = 8;
 /// Connections per SQLite pool: readers run in parallel under WAL; writers
 /// queue on the file lock anyway.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// How long a request waits for a pooled connection before it fails as
 /// UNAVAILABLE.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pooled Postgres connection idle at least this long is pinged before
-/// use. Pinging on every checkout would add a round trip to every RPC (a
-/// List page is otherwise three or four); a connection that stayed idle
+/// use (in both pools). Pinging on every checkout would add a round trip
+/// to every RPC (a Get or a List page is otherwise one); a connection that stayed idle
 /// this long may have been closed by a restarted server, a proxy or a
 /// firewall, and a broken one is replaced before a request sees it.
-const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// How long a SQLite writer waits for another writer's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -66,6 +70,15 @@ pub(crate) async fn connect(database_url: &str) -> Result<DatabaseConnection, St
             .set_application_name("audit-server");
     }
     Ok(Database::connect(options).await?)
+}
+
+/// The read pool on Postgres, opened with the SeaORM pool's options (same
+/// server, credentials and application_name); none on SQLite.
+pub(crate) fn read_pool(db: &DatabaseConnection) -> Option<ReadPool> {
+    (db.get_database_backend() == DbBackend::Postgres).then(|| {
+        let options = db.get_postgres_connection_pool().connect_options();
+        ReadPool::new((*options).clone(), POSTGRES_READ_CONNECTIONS)
+    })
 }
 
 fn is_in_memory(database_url: &str) -> bool {

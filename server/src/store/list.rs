@@ -36,10 +36,8 @@ impl AuditStore {
 
     /// Returns how many entries match `filter`.
     pub async fn count(&self, filter: &AuditLogFilter) -> Result<i64, StoreError> {
-        let condition = filter_condition(filter);
-        Ok(self
-            .cancellable_read(|txn| Box::pin(count_matching(txn, condition)))
-            .await?)
+        let statement = count_query(filter_condition(filter)).build(self.backend);
+        Ok(self.cancellable_count(statement).await?)
     }
 }
 
@@ -49,14 +47,15 @@ pub(crate) async fn count_matching<C: ConnectionTrait>(
     db: &C,
     condition: Condition,
 ) -> Result<i64, DbErr> {
-    let count: Option<i64> = audit_log::Entity::find()
+    let count: Option<i64> = count_query(condition).into_tuple().one(db).await?;
+    Ok(count.unwrap_or(0))
+}
+
+fn count_query(condition: Condition) -> Select<audit_log::Entity> {
+    audit_log::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(condition)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(count.unwrap_or(0))
 }
 
 /// The SELECT of one page (separate so tests can EXPLAIN it).

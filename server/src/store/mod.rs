@@ -15,7 +15,8 @@
 //! - `partitions`: the monthly partitions of `audit_logs` on Postgres and
 //!   their upkeep; `partition_retention`: a whole expired month dropped.
 //! - `connect`: pool and SQLite options; `pool`: its usage.
-//! - `cancel`: reads whose Postgres query is cancelled when dropped.
+//! - `cancel`: reads whose Postgres query is cancelled when dropped, on
+//!   `read_pool`'s connections.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
 //! - `rows`: entity rows ⇄ domain entries.
 //! - `entity`, `migration`: the tables.
@@ -45,6 +46,7 @@ mod notifier;
 mod partition_retention;
 mod partitions;
 mod pool;
+mod read_pool;
 mod retention;
 mod row_reader;
 mod rows;
@@ -90,6 +92,8 @@ pub struct AuditStore {
     notifier: ChainNotifier,
     /// Group commit of appends; shared by every clone.
     appends: group_commit::AppendQueue,
+    /// Postgres: the connections cancellable reads run on (see `cancel`).
+    reads: Option<read_pool::ReadPool>,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -107,9 +111,11 @@ impl AuditStore {
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let db = connect::connect(database_url).await?;
         let backend = db.get_database_backend();
+        let reads = connect::read_pool(&db);
         Ok(Self {
             db,
             backend,
+            reads,
             notifier: ChainNotifier::default(),
             appends: group_commit::AppendQueue::new(connect::append_writers(backend)),
         })
