@@ -8,6 +8,12 @@ use audit_server::telemetry;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc rather than the system allocator: reading a List page
+/// allocates a few thousand small values (row columns, metadata maps,
+/// protobuf messages) and frees them moments later; see BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
