@@ -55,18 +55,17 @@ impl Report {
                  cores as Postgres, the client and the ceiling's client."
             }
             "List pages" => {
-                "Each page read is its own read-only transaction, begun and named in one \
-                 simple query (`BEGIN READ ONLY; SELECT set_config('application_name', …, true)`, so an \
-                 abandoned call can be cancelled), then the page SELECT; the COMMIT is sent \
-                 after the page is handed on: two round trips where the direct side has one. \
-                 Then rows decoded by position into domain entries and protobuf (metadata \
-                 JSON → Struct), a hop to the stream's task, HTTP/2 framing, and the client's \
-                 decoding of the page (the direct side reads its rows into owned values, \
-                 metadata parsed as JSON)."
+                "Each page is one SELECT on a connection of the server's read pool, run as \
+                 its own statement (an abandoned call's query is cancelled by the backend pid \
+                 the connection learned when it opened): one round trip, as on the direct \
+                 side. Then rows decoded by position into domain entries and protobuf \
+                 (metadata JSON → Struct), HTTP/2 framing (the first page is read and sent on \
+                 the call's own task), and the client's decoding of the page (the direct side \
+                 reads its rows into owned values, metadata parsed as JSON)."
             }
             "Export" => {
-                "The export is one such page transaction per 1000 rows, the next page read \
-                 while the current one is encoded and sent; each row is decoded and \
+                "The export is one such SELECT per 1000 rows, the next page read on a task of \
+                 its own while the current one is encoded and sent; each row is decoded and \
                  re-encoded as protobuf, where COPY streams Postgres' own binary rows from one \
                  statement."
             }
