@@ -9,7 +9,7 @@ use crate::auth::{Scope, caller};
 use crate::domain::{AuditLogEntry, AuditLogFilter, Cursor, ListOrder};
 use crate::error::AuditError;
 use crate::metrics::Metrics;
-use crate::store::{AuditStore, StoreError};
+use crate::store::AuditStore;
 use audit_proto as pb;
 use audit_validation::entry::encode_entry;
 use audit_validation::list::{ListPlan, decode_list_request};
@@ -18,6 +18,7 @@ use futures_util::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tonic::{Request, Status};
@@ -59,7 +60,7 @@ pub async fn list(
 /// The state of one List between its messages. The stream is polled by
 /// the task that serves the call, so the first page is read and sent with
 /// no hand-off between tasks (a page of a short List costs its round trips
-/// and little else); later pages are read one ahead on a task of their own.
+/// and little else); later pages are read ahead on a task of their own.
 struct Pager {
     store: AuditStore,
     keys: PageTokenKey,
@@ -71,7 +72,7 @@ struct Pager {
     deadline: Option<Instant>,
     after: Option<Cursor>,
     remaining: Option<u64>,
-    next_page: Option<Prefetch>,
+    read_ahead: Option<ReadAhead>,
     finished: bool,
     span: tracing::Span,
 }
@@ -94,7 +95,7 @@ impl Pager {
             deadline,
             after: plan.after,
             remaining: plan.limit,
-            next_page: None,
+            read_ahead: None,
             finished: false,
             span: tracing::Span::current(),
         }
@@ -122,77 +123,61 @@ impl Pager {
         }))
     }
 
-    /// Reads the next page and makes it a message, starting the read of
-    /// the one after unless this is the last.
+    /// Reads the next page and makes it a message. The first page is read
+    /// here; after it, a task reads the rest ahead (see [`ReadAhead`]).
     async fn next_message(&mut self) -> Result<pb::ListAuditLogsResponse, AuditError> {
         let mut total_count = None;
         if self.include_total_count {
             self.include_total_count = false;
-            total_count = Some(self.bounded(self.store.count(&self.filter)).await??);
+            total_count = Some(bounded(self.deadline, self.store.count(&self.filter)).await??);
         }
-        let wanted = page_wanted(self.remaining, self.page_size);
-        let mut entries = match self.next_page.take() {
-            Some(mut prefetched) => self.bounded(prefetched.entries()).await??,
+        let page = match self.read_ahead.as_mut() {
+            Some(read_ahead) => bounded(self.deadline, read_ahead.next()).await??,
             None => {
+                let wanted = page_wanted(self.remaining, self.page_size);
                 let read = self
                     .store
                     .list_page(&self.filter, self.order, self.after, wanted + 1);
-                self.bounded(read).await??
+                Page::cut(bounded(self.deadline, read).await??, wanted)
             }
         };
-        let more = entries.len() as u64 > wanted;
-        entries.truncate(wanted as usize);
-        self.after = entries
-            .last()
-            .map(|last| Cursor {
-                occurred_at: last.occurred_at,
-                id: last.id,
-            })
-            .or(self.after);
-        self.remaining = self.remaining.map(|left| left - entries.len() as u64);
-        self.finished = !more || self.remaining == Some(0);
+        self.after = page.last_cursor().or(self.after);
+        self.remaining = self.remaining.map(|left| left - page.entries.len() as u64);
+        self.finished = !page.more || self.remaining == Some(0);
         if self.finished {
             self.span.record("grpc.code", tonic::Code::Ok as i32);
-        } else {
-            // The next page is read while this one is encoded and sent, so
-            // the database and the server's encoding run side by side
-            // rather than in turn (an export is as fast as the slower of
-            // the two, not their sum). At most one page is read ahead.
-            let wanted = page_wanted(self.remaining, self.page_size);
-            self.next_page = Some(Prefetch::start(
-                &self.store,
-                &self.filter,
-                self.order,
-                self.after,
-                wanted,
-            ));
+        } else if self.read_ahead.is_none() {
+            self.read_ahead = Some(ReadAhead::start(self));
         }
-        let next_page_token = match (more, self.after) {
+        let next_page_token = match (page.more, self.after) {
             (true, Some(cursor)) => self.keys.issue(&self.binding, self.order, cursor),
             _ => String::new(),
         };
         Ok(pb::ListAuditLogsResponse {
-            audit_logs: entries.into_iter().map(encode_entry).collect(),
+            audit_logs: page.entries.into_iter().map(encode_entry).collect(),
             next_page_token,
             total_count,
         })
     }
+}
 
-    /// Runs one database step unless the deadline has passed or passes
-    /// first; dropping the step's future cancels its query and frees its
-    /// connection. Checked before the step too: a page read ahead is ready
-    /// at once, and a slow reader must not take messages past its deadline.
-    async fn bounded<T>(&self, step: impl Future<Output = T>) -> Result<T, AuditError> {
-        let Some(deadline) = self.deadline else {
-            return Ok(step.await);
-        };
-        if Instant::now() >= deadline {
-            return Err(AuditError::DeadlineExceeded);
-        }
-        tokio::time::timeout_at(deadline, step)
-            .await
-            .map_err(|_| AuditError::DeadlineExceeded)
+/// Runs one database step unless the deadline has passed or passes first;
+/// dropping the step's future cancels its query and frees its connection.
+/// Checked before the step too: a page read ahead is ready at once, and a
+/// slow reader must not take messages past its deadline.
+async fn bounded<T>(
+    deadline: Option<Instant>,
+    step: impl Future<Output = T>,
+) -> Result<T, AuditError> {
+    let Some(deadline) = deadline else {
+        return Ok(step.await);
+    };
+    if Instant::now() >= deadline {
+        return Err(AuditError::DeadlineExceeded);
     }
+    tokio::time::timeout_at(deadline, step)
+        .await
+        .map_err(|_| AuditError::DeadlineExceeded)
 }
 
 /// Entries to read for the next page: the page size, or what is left of the
@@ -202,47 +187,88 @@ fn page_wanted(remaining: Option<u64>, page_size: u64) -> u64 {
     remaining.map_or(page_size, |left| left.min(page_size))
 }
 
-/// A page being read on a task of its own. Dropping it (the client left,
-/// the deadline passed) aborts the task, which drops the read and so
-/// cancels its query on the database.
-struct Prefetch {
-    task: Option<JoinHandle<Result<Vec<AuditLogEntry>, StoreError>>>,
+/// One page's entries, and whether more follow.
+struct Page {
+    entries: Vec<AuditLogEntry>,
+    more: bool,
 }
 
-impl Prefetch {
-    fn start(
-        store: &AuditStore,
-        filter: &Arc<AuditLogFilter>,
-        order: ListOrder,
-        after: Option<Cursor>,
-        wanted: u64,
-    ) -> Self {
-        let (store, filter) = (store.clone(), filter.clone());
-        let read = async move { store.list_page(&filter, order, after, wanted + 1).await };
+impl Page {
+    /// Cuts a read of `wanted + 1` rows to `wanted`.
+    fn cut(mut entries: Vec<AuditLogEntry>, wanted: u64) -> Self {
+        let more = entries.len() as u64 > wanted;
+        entries.truncate(wanted as usize);
+        Self { entries, more }
+    }
+
+    fn last_cursor(&self) -> Option<Cursor> {
+        self.entries.last().map(|last| Cursor {
+            occurred_at: last.occurred_at,
+            id: last.id,
+        })
+    }
+}
+
+/// How many pages the read-ahead task may hold that the stream has not
+/// taken yet (besides the one it is reading).
+const PAGES_AHEAD: usize = 2;
+
+/// The pages after the first, read in order on a task of their own while
+/// the stream encodes and sends the earlier ones, so the database and the
+/// server's encoding run side by side rather than in turn (an export is as
+/// fast as the slower of the two, not their sum). At most [`PAGES_AHEAD`]
+/// pages wait: a slow reader holds back the database, not server memory.
+/// Dropping it (the client left, the deadline passed) aborts the task,
+/// which drops the read in progress and so cancels its query.
+struct ReadAhead {
+    pages: mpsc::Receiver<Result<Page, AuditError>>,
+    task: JoinHandle<()>,
+}
+
+impl ReadAhead {
+    /// Starts reading after where `pager` stands now.
+    fn start(pager: &Pager) -> Self {
+        let (sender, pages) = mpsc::channel(PAGES_AHEAD);
+        let (store, filter, order) = (pager.store.clone(), pager.filter.clone(), pager.order);
+        let (mut after, mut remaining, page_size) = (pager.after, pager.remaining, pager.page_size);
+        let read_pages = async move {
+            loop {
+                let wanted = page_wanted(remaining, page_size);
+                let page = store
+                    .list_page(&filter, order, after, wanted + 1)
+                    .await
+                    .map(|entries| Page::cut(entries, wanted))
+                    .map_err(AuditError::from);
+                let last = match &page {
+                    Ok(page) => {
+                        after = page.last_cursor().or(after);
+                        remaining = remaining.map(|left| left - page.entries.len() as u64);
+                        !page.more || remaining == Some(0)
+                    }
+                    Err(_) => true,
+                };
+                if sender.send(page).await.is_err() || last {
+                    return;
+                }
+            }
+        };
         Self {
-            task: Some(tokio::spawn(read.in_current_span())),
+            pages,
+            task: tokio::spawn(read_pages.in_current_span()),
         }
     }
 
-    async fn entries(&mut self) -> Result<Vec<AuditLogEntry>, AuditError> {
-        let task = self
-            .task
-            .as_mut()
-            .ok_or_else(|| AuditError::Internal("a prefetched page was read twice".into()))?;
-        let outcome = task.await;
-        self.task = None;
-        match outcome {
-            Ok(read) => Ok(read?),
-            Err(error) => Err(AuditError::Internal(format!("page read failed: {error}"))),
-        }
+    async fn next(&mut self) -> Result<Page, AuditError> {
+        self.pages
+            .recv()
+            .await
+            .unwrap_or_else(|| Err(AuditError::Internal("the page reader stopped".into())))
     }
 }
 
-impl Drop for Prefetch {
+impl Drop for ReadAhead {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
