@@ -64,8 +64,8 @@ impl Report {
                  reads its rows into owned values, metadata parsed as JSON)."
             }
             "Export" => {
-                "The export is one such SELECT per 1000 rows, the next page read on a task of \
-                 its own while the current one is encoded and sent; each row is decoded and \
+                "The export is one such SELECT per 1000 rows, read in order by a task of its \
+                 own up to two pages ahead of the one being encoded and sent; each row is decoded and \
                  re-encoded as protobuf, where COPY streams Postgres' own binary rows from one \
                  statement."
             }
