@@ -62,16 +62,12 @@ pub async fn list(
 /// no hand-off between tasks (a page of a short List costs its round trips
 /// and little else); later pages are read ahead on a task of their own.
 struct Pager {
-    store: AuditStore,
+    source: PageSource,
+    position: Position,
     keys: PageTokenKey,
-    filter: Arc<AuditLogFilter>,
-    order: ListOrder,
     binding: QueryBinding,
-    page_size: u64,
     include_total_count: bool,
     deadline: Option<Instant>,
-    after: Option<Cursor>,
-    remaining: Option<u64>,
     read_ahead: Option<ReadAhead>,
     finished: bool,
     span: tracing::Span,
@@ -85,16 +81,20 @@ impl Pager {
         deadline: Option<Instant>,
     ) -> Self {
         Self {
-            store,
+            source: PageSource {
+                store,
+                filter: Arc::new(plan.filter),
+                order: plan.order,
+                page_size: plan.page_size,
+            },
+            position: Position {
+                after: plan.after,
+                remaining: plan.limit,
+            },
             keys,
-            filter: Arc::new(plan.filter),
-            order: plan.order,
             binding: plan.binding,
-            page_size: plan.page_size,
             include_total_count: plan.include_total_count,
             deadline,
-            after: plan.after,
-            remaining: plan.limit,
             read_ahead: None,
             finished: false,
             span: tracing::Span::current(),
@@ -129,28 +129,22 @@ impl Pager {
         let mut total_count = None;
         if self.include_total_count {
             self.include_total_count = false;
-            total_count = Some(bounded(self.deadline, self.store.count(&self.filter)).await??);
+            let count = self.source.store.count(&self.source.filter);
+            total_count = Some(bounded(self.deadline, count).await??);
         }
         let page = match self.read_ahead.as_mut() {
             Some(read_ahead) => bounded(self.deadline, read_ahead.next()).await??,
-            None => {
-                let wanted = page_wanted(self.remaining, self.page_size);
-                let read = self
-                    .store
-                    .list_page(&self.filter, self.order, self.after, wanted + 1);
-                Page::cut(bounded(self.deadline, read).await??, wanted)
-            }
+            None => bounded(self.deadline, self.source.read(self.position)).await??,
         };
-        self.after = page.last_cursor().or(self.after);
-        self.remaining = self.remaining.map(|left| left - page.entries.len() as u64);
-        self.finished = !page.more || self.remaining == Some(0);
+        self.finished = self.position.advance(&page);
         if self.finished {
             self.span.record("grpc.code", tonic::Code::Ok as i32);
         } else if self.read_ahead.is_none() {
-            self.read_ahead = Some(ReadAhead::start(self));
+            self.read_ahead = Some(ReadAhead::start(self.source.clone(), self.position));
         }
-        let next_page_token = match (page.more, self.after) {
-            (true, Some(cursor)) => self.keys.issue(&self.binding, self.order, cursor),
+        let order = self.source.order;
+        let next_page_token = match (page.more, self.position.after) {
+            (true, Some(cursor)) => self.keys.issue(&self.binding, order, cursor),
             _ => String::new(),
         };
         Ok(pb::ListAuditLogsResponse {
@@ -180,11 +174,47 @@ async fn bounded<T>(
         .map_err(|_| AuditError::DeadlineExceeded)
 }
 
-/// Entries to read for the next page: the page size, or what is left of the
-/// limit. One row more is read than wanted, to say whether another page
-/// follows, so the last message carries an empty token, not a dead end.
-fn page_wanted(remaining: Option<u64>, page_size: u64) -> u64 {
-    remaining.map_or(page_size, |left| left.min(page_size))
+/// What a List reads: its filter, order and page size.
+#[derive(Clone)]
+struct PageSource {
+    store: AuditStore,
+    filter: Arc<AuditLogFilter>,
+    order: ListOrder,
+    page_size: u64,
+}
+
+impl PageSource {
+    /// Reads the page after `position`: the page size, or what is left of
+    /// the limit. One row more is read than wanted, to say whether another
+    /// page follows, so the last message carries an empty token, not a
+    /// dead end.
+    async fn read(&self, position: Position) -> Result<Page, AuditError> {
+        let wanted = position
+            .remaining
+            .map_or(self.page_size, |left| left.min(self.page_size));
+        let entries = self
+            .store
+            .list_page(&self.filter, self.order, position.after, wanted + 1)
+            .await?;
+        Ok(Page::cut(entries, wanted))
+    }
+}
+
+/// Where a List stands: after which entry, and how much of its limit is
+/// left.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    after: Option<Cursor>,
+    remaining: Option<u64>,
+}
+
+impl Position {
+    /// Moves past `page`; true when it was the last page.
+    fn advance(&mut self, page: &Page) -> bool {
+        self.after = page.last_cursor().or(self.after);
+        self.remaining = self.remaining.map(|left| left - page.entries.len() as u64);
+        !page.more || self.remaining == Some(0)
+    }
 }
 
 /// One page's entries, and whether more follow.
@@ -226,25 +256,14 @@ struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Starts reading after where `pager` stands now.
-    fn start(pager: &Pager) -> Self {
+    /// Starts reading `source` after `position`.
+    fn start(source: PageSource, mut position: Position) -> Self {
         let (sender, pages) = mpsc::channel(PAGES_AHEAD);
-        let (store, filter, order) = (pager.store.clone(), pager.filter.clone(), pager.order);
-        let (mut after, mut remaining, page_size) = (pager.after, pager.remaining, pager.page_size);
         let read_pages = async move {
             loop {
-                let wanted = page_wanted(remaining, page_size);
-                let page = store
-                    .list_page(&filter, order, after, wanted + 1)
-                    .await
-                    .map(|entries| Page::cut(entries, wanted))
-                    .map_err(AuditError::from);
+                let page = source.read(position).await;
                 let last = match &page {
-                    Ok(page) => {
-                        after = page.last_cursor().or(after);
-                        remaining = remaining.map(|left| left - page.entries.len() as u64);
-                        !page.more || remaining == Some(0)
-                    }
+                    Ok(page) => position.advance(page),
                     Err(_) => true,
                 };
                 if sender.send(page).await.is_err() || last {

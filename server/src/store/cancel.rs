@@ -17,11 +17,13 @@
 //! lock makes a read wait there (WAL).
 
 use super::AuditStore;
+use super::list::{count_matching, count_query};
 use super::read_pool::ReadPool;
 use super::row_reader::PositionalRow;
+use sea_orm::sea_query::Condition;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, AssertSqlSafe, Row};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, RuntimeErr, Statement, Values};
+use sea_orm::{DbBackend, DbErr, FromQueryResult, QueryTrait, RuntimeErr, Statement, Values};
 use sea_query_sqlx::SqlxValues;
 
 impl AuditStore {
@@ -42,16 +44,13 @@ impl AuditStore {
         }
     }
 
-    /// Returns the one number `statement` (a `SELECT COUNT(*)`) yields,
-    /// cancelled like [`Self::cancellable_rows`].
-    pub(crate) async fn cancellable_count(&self, statement: Statement) -> Result<i64, DbErr> {
+    /// Returns how many rows match `condition`, cancelled like
+    /// [`Self::cancellable_rows`].
+    pub(crate) async fn cancellable_count(&self, condition: Condition) -> Result<i64, DbErr> {
         let Some(reads) = &self.reads else {
-            let row = self.db.query_one_raw(statement).await?;
-            return Ok(match row {
-                Some(row) => row.try_get_by_index(0)?,
-                None => 0,
-            });
+            return count_matching(&self.db, condition).await;
         };
+        let statement = count_query(condition).build(DbBackend::Postgres);
         let counts = fetch_cancellable(reads, statement, |row| {
             row.try_get::<i64, _>(0)
                 .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}")))

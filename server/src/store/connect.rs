@@ -21,9 +21,10 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pooled Postgres connection idle at least this long is pinged before
 /// use (in both pools). Pinging on every checkout would add a round trip
-/// to every RPC (a Get or a List page is otherwise one); a connection that stayed idle
-/// this long may have been closed by a restarted server, a proxy or a
-/// firewall, and a broken one is replaced before a request sees it.
+/// to every RPC (a Get or a List page is otherwise one); a connection that
+/// stayed idle this long may have been closed by a restarted server, a
+/// proxy or a firewall, and a broken one is replaced before a request sees
+/// it.
 pub(crate) const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// How long a SQLite writer waits for another writer's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -36,8 +36,7 @@ impl AuditStore {
 
     /// Returns how many entries match `filter`.
     pub async fn count(&self, filter: &AuditLogFilter) -> Result<i64, StoreError> {
-        let statement = count_query(filter_condition(filter)).build(self.backend);
-        Ok(self.cancellable_count(statement).await?)
+        Ok(self.cancellable_count(filter_condition(filter)).await?)
     }
 }
 
@@ -51,7 +50,7 @@ pub(crate) async fn count_matching<C: ConnectionTrait>(
     Ok(count.unwrap_or(0))
 }
 
-fn count_query(condition: Condition) -> Select<audit_log::Entity> {
+pub(crate) fn count_query(condition: Condition) -> Select<audit_log::Entity> {
     audit_log::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "n")
