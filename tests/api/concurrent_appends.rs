@@ -319,3 +319,71 @@ async fn a_conflicting_call_in_a_group_of_several_tenants_fails_alone() {
     assert_contiguous_in(&app, GLOBEX, &[globex_first, after]).await;
     assert_contiguous_in(&app, INITECH, &[before]).await;
 }
+
+/// Postgres only, two replicas appending to the same tenants in turn: each
+/// finds the head it last wrote moved by the other (a remembered head is
+/// only a hint), appends under the head lock instead, and every chain stays
+/// gapless and intact.
+#[tokio::test]
+async fn replicas_appending_to_the_same_tenants_in_turn_keep_each_chain_intact() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let replica = app.spawn_replica().await;
+    let mut stored: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+    for round in 0..6 {
+        for tenant in [ACME, GLOBEX] {
+            let through = if round % 2 == 0 { &app } else { &replica };
+            let entries = vec![input(&format!("doc.edit.{round}")), input("doc.view")];
+            let ids = through.seed(tenant, entries).await;
+            stored.entry(tenant).or_default().push(ids);
+        }
+    }
+    for tenant in [ACME, GLOBEX] {
+        assert_eq!(chain_of(&app, tenant).await.len(), 12, "{tenant}");
+        assert_contiguous_in(&app, tenant, &stored[tenant]).await;
+    }
+}
+
+/// Postgres only, one writer: a group of two tenants, of which the server
+/// remembers one head correctly and the other since moved by another
+/// replica. The group's one-statement write must move neither head (a head
+/// moved without its rows would fork the chain), then be stored under the
+/// head locks, still as one transaction.
+#[tokio::test]
+async fn a_group_with_one_head_moved_by_another_replica_is_stored_whole_under_the_locks() {
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| settings.append_writers = 1).await;
+    let replica = app.spawn_replica().await;
+    let acme_first = app.seed(ACME, vec![input("user.login")]).await;
+    let globex_first = app.seed(GLOBEX, vec![input("user.login")]).await;
+    let observer = Observer::connect(&app).await;
+    let held = observer.lock_chain_head(ACME).await;
+
+    let blocked = append(&app, vec![input("doc.create")]);
+    wait_on_the_held_head(&observer).await;
+    // GLOBEX's head moves where this server does not see it.
+    let elsewhere = replica.seed(GLOBEX, vec![input("doc.view")]).await;
+    let queued = vec![
+        (GLOBEX, append_as(&app, GLOBEX, vec![input("doc.share")])),
+        (
+            ACME,
+            append(&app, vec![input("doc.edit"), input("doc.save")]),
+        ),
+    ];
+    wait_for_queued_calls(&app, 2).await;
+    held.rollback().await.expect("release the chain head");
+
+    let blocked = blocked.await.expect("task").expect("the blocked append");
+    let stored = stored_by_tenant(queued).await;
+    let grouped: Vec<String> = stored.values().flatten().flatten().cloned().collect();
+    assert_eq!(grouped.len(), 3);
+    assert_eq!(
+        observer.transactions_that_wrote(&grouped).await,
+        1,
+        "the group was not stored as one transaction"
+    );
+    let mut acme = vec![acme_first, blocked];
+    acme.extend(stored[ACME].iter().cloned());
+    let mut globex = vec![globex_first, elsewhere];
+    globex.extend(stored[GLOBEX].iter().cloned());
+    assert_contiguous_in(&app, ACME, &acme).await;
+    assert_contiguous_in(&app, GLOBEX, &globex).await;
+}

@@ -44,10 +44,13 @@ impl Report {
         // (server/src/store and server/src/rpc), to read the numbers by.
         let design = match phase {
             "Batch ingest" | "Single appends" => {
-                "An append transaction is BEGIN, `SELECT … FOR UPDATE` on the chain heads of \
-                 its tenants (a tenant row is inserted first only for a new tenant), the UNNEST \
-                 INSERT whose CTE also moves the heads, and COMMIT: four round trips to the \
-                 ceiling's five per call, plus the gRPC call. At most one append transaction \
+                "An append to tenants whose chain heads the server wrote last is one \
+                 statement, its own transaction: the UNNEST INSERT, whose CTE moves each head \
+                 only if it is still the one the entries were linked to (one round trip to the \
+                 ceiling's five per call, plus the gRPC call). Otherwise (the first append of a \
+                 tenant in this server, a head moved elsewhere, idempotency keys) it is BEGIN, \
+                 `SELECT … FOR UPDATE` on the heads, that INSERT and COMMIT: four round \
+                 trips. At most one append transaction \
                  per core runs at once; calls that arrive meanwhile, of any tenants, share the \
                  next one (group commit), so fewer statements than calls can run. Before the \
                  statements the service decodes and validates every entry, and under the lock \

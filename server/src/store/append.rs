@@ -7,15 +7,15 @@
 
 use super::chain::{ChainHead, lock_heads, set_link};
 use super::entity::audit_log;
-use super::error::is_unique_violation;
+use super::error::{calls_for_locked_append, is_unique_violation};
 use super::idempotency::{KeyedEntry, insert_keys, stored_keys};
-use super::insert::insert_rows;
+use super::insert::{HeadMove, insert_rows};
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
-use sea_orm::DbErr;
-use std::collections::HashSet;
+use sea_orm::{DbBackend, DbErr};
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// One append call's entries, all of one tenant.
@@ -89,6 +89,14 @@ impl AuditStore {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        if retry.is_none()
+            && let Some(ids) = self.append_to_known_heads(&batches).await?
+        {
+            for tenant_id in &tenants {
+                self.notifier.chain_moved(tenant_id);
+            }
+            return Ok(Stored::All(ids));
+        }
         let attempt = match (self.append_once(batches).await, retry) {
             // A concurrent append inserted one of our keys between our lookup
             // and our insert (Postgres, READ COMMITTED). Its row is committed
@@ -108,11 +116,68 @@ impl AuditStore {
         Ok(attempt)
     }
 
+    /// Postgres, batches without idempotency keys, tenants whose heads this
+    /// server remembers (see `known_heads`): links the entries to those
+    /// heads and stores them in one statement, its own transaction, which
+    /// stores nothing unless every head is still there. Returns the ids of
+    /// each batch, or None when the append must take the locked way.
+    async fn append_to_known_heads(
+        &self,
+        batches: &[TenantBatch],
+    ) -> Result<Option<Vec<Vec<Uuid>>>, DbErr> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let tenants = distinct_tenants(batches);
+        let Some(mut heads) = self.known_heads.of(&tenants) else {
+            return Ok(None);
+        };
+        let linked_to = heads.clone();
+        let mut ids = Vec::with_capacity(batches.len());
+        let mut rows = Vec::with_capacity(batches.iter().map(|batch| batch.entries.len()).sum());
+        for batch in batches {
+            let head = heads.get_mut(&batch.tenant_id).ok_or_else(|| {
+                DbErr::Custom(format!("no chain head known for {:?}", batch.tenant_id))
+            })?;
+            ids.push(batch.entries.iter().map(|entry| entry.id).collect());
+            for entry in &batch.entries {
+                rows.push(linked_row(head, entry.clone())?);
+            }
+        }
+        let moves = head_moves(linked_to, heads);
+        match insert_rows(&self.db, &moves, rows).await {
+            Ok(true) => {
+                self.known_heads
+                    .remember(moves.iter().map(|head| &head.moved_to));
+                Ok(Some(ids))
+            }
+            Ok(false) => {
+                tracing::debug!(
+                    ?tenants,
+                    "remembered chain heads moved; appending under the locks"
+                );
+                self.known_heads.forget(&tenants);
+                Ok(None)
+            }
+            Err(error) => {
+                // Moved elsewhere, or unknown if the statement was cut off.
+                self.known_heads.forget(&tenants);
+                if calls_for_locked_append(&error) {
+                    tracing::debug!(%error, "a remembered chain head moved; appending under the lock");
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
     async fn append_once(&self, batches: Vec<TenantBatch>) -> Result<Stored, DbErr> {
         let txn = self.begin_write().await?;
         // Locked before the key lookup: under the locks no other append to
         // these tenants can store a key between our lookup and our insert.
         let mut heads = lock_heads(&txn, &distinct_tenants(&batches)).await?;
+        let linked_to = heads.clone();
 
         let mut wanted: Vec<(&str, &str)> = batches
             .iter()
@@ -172,15 +237,41 @@ impl AuditStore {
         }
 
         // Moves the chain heads too (of the tenants with rows).
-        let moved_heads: Vec<ChainHead> = heads
-            .into_values()
-            .filter(|head| moved.contains(&head.tenant_id))
+        let moves: Vec<HeadMove> = head_moves(linked_to, heads)
+            .into_iter()
+            .filter(|head| moved.contains(&head.moved_to.tenant_id))
             .collect();
-        insert_rows(&txn, &moved_heads, rows).await?;
+        if !insert_rows(&txn, &moves, rows).await? {
+            return Err(DbErr::Custom(
+                "chain heads moved while this transaction held their locks".to_owned(),
+            ));
+        }
         insert_keys(&txn, new_keys).await?;
         txn.commit().await?;
+        if self.backend == DbBackend::Postgres {
+            self.known_heads
+                .remember(moves.iter().map(|head| &head.moved_to));
+        }
         Ok(Stored::All(ids))
     }
+}
+
+/// Pairs each tenant's head as the rows were linked to it with the head
+/// after them.
+fn head_moves(
+    mut linked_to: HashMap<String, ChainHead>,
+    moved_to: HashMap<String, ChainHead>,
+) -> Vec<HeadMove> {
+    moved_to
+        .into_values()
+        .filter_map(|moved_to| {
+            let linked_to = linked_to.remove(&moved_to.tenant_id)?;
+            Some(HeadMove {
+                linked_to,
+                moved_to,
+            })
+        })
+        .collect()
 }
 
 /// The batches' tenants, sorted by their bytes, each once.

@@ -45,6 +45,26 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Returns true when an append that linked its rows to remembered chain
+/// heads should be made again under the head locks: a head had moved
+/// (`audit_check_heads_moved`), or Postgres ended the statement in a
+/// deadlock or serialization failure with another writer. Nothing of the
+/// statement was stored in either case.
+pub(crate) fn calls_for_locked_append(error: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause))) =
+        error
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(database) = &**cause else {
+        return false;
+    };
+    matches!(
+        database.code().as_deref(),
+        Some(super::insert::HEADS_MOVED_ELSEWHERE | "40P01" | "40001")
+    )
+}
+
 /// Returns true for failures of the connection rather than of the statement.
 fn is_unavailable(error: &DbErr) -> bool {
     match error {

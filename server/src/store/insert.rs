@@ -9,10 +9,7 @@
 
 use super::chain::ChainHead;
 use super::entity::audit_log;
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Statement, Value};
 use std::collections::HashSet;
 
 /// Rows per INSERT statement on SQLite. 26 columns x 1000 rows = 26,000
@@ -30,14 +27,26 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 /// text either way, and a string is cheaper to hand to the driver than a
 /// JSON tree, which SeaORM copies and sqlx serialises per row.
 ///
-/// The tenants' new chain heads ride along in a data-modifying CTE ($27 to
-/// $29, one element per tenant): one round trip fewer per append than a
-/// separate UPDATE, which for a one-entry append is a fifth of its round
-/// trips.
+/// The tenants' chain heads move in a data-modifying CTE ($27 to $31, one
+/// element per tenant: the new head, and the head the rows were linked to,
+/// whose hash is the genesis hash, 32 zero bytes, where none is stored):
+/// one round trip
+/// fewer per append than a separate UPDATE. A head moves only if it still
+/// is the one the rows were linked to, and the rows are stored only if
+/// every head moved: when none did, the statement stores nothing; when
+/// some did, `audit_check_heads_moved` fails it (SQLSTATE
+/// [`HEADS_MOVED_ELSEWHERE`]), which rolls their moves back. Under the head
+/// locks every head moves; with heads this server remembers rather than
+/// locked (see `known_heads`) this is what keeps a chain from forking.
 const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_heads" AS (
     UPDATE "audit_tenants" AS t SET "head_sequence" = h.sequence, "head_hash" = h.hash
-    FROM UNNEST($27::text[], $28::int8[], $29::bytea[]) AS h(tenant_id, sequence, hash)
-    WHERE t."tenant_id" = h.tenant_id)
+    FROM UNNEST($27::text[], $28::int8[], $29::bytea[], $30::int8[], $31::bytea[])
+        AS h(tenant_id, sequence, hash, linked_sequence, linked_hash)
+    WHERE t."tenant_id" = h.tenant_id AND t."head_sequence" = h.linked_sequence
+        AND COALESCE(t."head_hash", '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) = h.linked_hash
+    RETURNING t."tenant_id"),
+"heads_checked" AS (
+    SELECT audit_check_heads_moved(COUNT(*), cardinality($27::text[])) AS ok FROM "moved_heads")
 INSERT INTO "audit_logs" (
     "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
     "actor_id", "actor_type", "actor_name", "actor_email",
@@ -59,21 +68,41 @@ AS r(tenant_id, id, occurred_at, received_at, action, action_namespace,
     actor_id, actor_type, actor_name, actor_email,
     target_type, target_id, target_name, result, client_ip, user_agent,
     request_method, request_path, request_status_code, metadata, request_id,
-    idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)"#;
+    idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)
+WHERE (SELECT ok FROM "heads_checked")"#;
+
+/// The SQLSTATE of `audit_check_heads_moved`: a chain head was not where
+/// the rows were linked to it.
+pub(crate) const HEADS_MOVED_ELSEWHERE: &str = "AU001";
+
+/// A tenant's chain head before and after a write.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadMove {
+    /// The head the write's rows were linked to.
+    pub linked_to: ChainHead,
+    /// The head after the last of them.
+    pub moved_to: ChainHead,
+}
 
 /// Inserts `rows`, each linked into the chain of its tenant, and moves each
-/// tenant's chain head to the one in `heads`, in the caller's transaction
-/// (which holds the heads' locks). `heads` holds the head of every tenant
-/// with rows here, and only those.
-pub(crate) async fn insert_rows(
-    txn: &DatabaseTransaction,
-    heads: &[ChainHead],
+/// tenant's chain head as `heads` says, on `db`: the caller's transaction
+/// holding the heads' locks, or (Postgres) the pool, where the statement is
+/// its own transaction. Returns false when nothing was stored because the
+/// heads were not where the rows were linked to them (none moved; when
+/// some did, the statement fails with [`HEADS_MOVED_ELSEWHERE`]). `heads`
+/// holds the heads of the tenants with rows here, and only those.
+pub(crate) async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    heads: &[HeadMove],
     rows: Vec<audit_log::Model>,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
-    let tenants: HashSet<&str> = heads.iter().map(|head| head.tenant_id.as_str()).collect();
+    let tenants: HashSet<&str> = heads
+        .iter()
+        .map(|head| head.moved_to.tenant_id.as_str())
+        .collect();
     if let Some(stray) = rows
         .iter()
         .find(|row| !tenants.contains(row.tenant_id.as_str()))
@@ -83,33 +112,12 @@ pub(crate) async fn insert_rows(
             stray.id, stray.tenant_id
         )));
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
+    if db.get_database_backend() == DbBackend::Postgres {
         let mut values = unnest_values(rows)?;
-        values.push(
-            heads
-                .iter()
-                .map(|head| head.tenant_id.clone())
-                .collect::<Vec<_>>()
-                .into(),
-        );
-        values.push(
-            heads
-                .iter()
-                .map(|head| head.sequence)
-                .collect::<Vec<_>>()
-                .into(),
-        );
-        values.push(
-            heads
-                .iter()
-                .map(|head| head.hash.to_vec())
-                .collect::<Vec<_>>()
-                .into(),
-        );
+        values.extend(head_values(heads));
         let statement =
             Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_UNNEST_INSERT, values);
-        txn.execute_raw(statement).await?;
-        return Ok(());
+        return Ok(db.execute_raw(statement).await?.rows_affected() > 0);
     }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -119,13 +127,44 @@ pub(crate) async fn insert_rows(
             .map(IntoActiveModel::into_active_model)
             .collect();
         audit_log::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
+            .exec_without_returning(db)
             .await?;
     }
     for head in heads {
-        head.save(txn).await?;
+        head.moved_to.save(db).await?;
     }
-    Ok(())
+    Ok(true)
+}
+
+/// The head bind values of [`POSTGRES_UNNEST_INSERT`] ($27 to $31).
+fn head_values(heads: &[HeadMove]) -> [Value; 5] {
+    [
+        heads
+            .iter()
+            .map(|head| head.moved_to.tenant_id.clone())
+            .collect::<Vec<_>>()
+            .into(),
+        heads
+            .iter()
+            .map(|head| head.moved_to.sequence)
+            .collect::<Vec<_>>()
+            .into(),
+        heads
+            .iter()
+            .map(|head| head.moved_to.hash.to_vec())
+            .collect::<Vec<_>>()
+            .into(),
+        heads
+            .iter()
+            .map(|head| head.linked_to.sequence)
+            .collect::<Vec<_>>()
+            .into(),
+        heads
+            .iter()
+            .map(|head| head.linked_to.hash.to_vec())
+            .collect::<Vec<_>>()
+            .into(),
+    ]
 }
 
 /// One vector per column, filled by moving each row's fields (no copies).

@@ -11,6 +11,8 @@
 //! - `notifier`: wakes followers after each committed chained write.
 //! - `chain`: the chain head lock and the one function that links entries.
 //! - `insert`: a batch of linked rows in one statement (UNNEST on Postgres).
+//! - `known_heads`: the chain heads this server last wrote, which let an
+//!   append skip the head lock on Postgres.
 //! - `idempotency`: the per-tenant idempotency keys, in their own table.
 //! - `partitions`: the monthly partitions of `audit_logs` on Postgres and
 //!   their upkeep; `partition_retention`: a whole expired month dropped.
@@ -39,6 +41,7 @@ mod get;
 mod group_commit;
 mod idempotency;
 mod insert;
+mod known_heads;
 mod legal_hold;
 mod list;
 mod migration;
@@ -94,6 +97,9 @@ pub struct AuditStore {
     appends: group_commit::AppendQueue,
     /// Postgres: the connections cancellable reads run on (see `cancel`).
     reads: Option<read_pool::ReadPool>,
+    /// The chain heads this server last wrote (see `known_heads`); shared
+    /// by every clone.
+    known_heads: known_heads::KnownHeads,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -118,6 +124,7 @@ impl AuditStore {
             reads,
             notifier: ChainNotifier::default(),
             appends: group_commit::AppendQueue::new(connect::append_writers(backend)),
+            known_heads: known_heads::KnownHeads::default(),
         })
     }
 
