@@ -8,7 +8,7 @@
 use super::chain::{ChainHead, lock_heads, set_link};
 use super::entity::audit_log;
 use super::error::{calls_for_locked_append, is_unique_violation};
-use super::idempotency::{KeyedEntry, insert_keys, stored_keys};
+use super::idempotency::{KeyedEntry, TenantKey, stored_keys};
 use super::insert::{HeadMove, insert_rows};
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
@@ -89,20 +89,23 @@ impl AuditStore {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        if retry.is_none()
-            && let Some(ids) = self.append_to_known_heads(&batches).await?
-        {
+        if let Some(ids) = self.append_to_known_heads(&batches).await? {
             for tenant_id in &tenants {
                 self.notifier.chain_moved(tenant_id);
             }
             return Ok(Stored::All(ids));
         }
         let attempt = match (self.append_once(batches).await, retry) {
-            // A concurrent append inserted one of our keys between our lookup
-            // and our insert (Postgres, READ COMMITTED). Its row is committed
-            // by the time the violation is reported, so a second attempt finds
-            // it and resolves to its id (or a conflict).
-            (Err(error), Some(batches)) if is_unique_violation(&error) => {
+            // A concurrent append stored one of our keys between our lookup
+            // and our insert (Postgres, READ COMMITTED: another replica's
+            // one-statement append stores its keys as it waits for our head
+            // lock). The insert found it committed (its `ON CONFLICT` waits
+            // for that) and failed the statement as partly written, or
+            // Postgres broke the two writers' deadlock; a second attempt
+            // finds the key and resolves to its id (or a conflict).
+            (Err(error), Some(batches))
+                if is_unique_violation(&error) || calls_for_locked_append(&error) =>
+            {
                 tracing::debug!(%error, "idempotency key raced; retrying the append");
                 self.append_once(batches).await?
             }
@@ -116,11 +119,12 @@ impl AuditStore {
         Ok(attempt)
     }
 
-    /// Postgres, batches without idempotency keys, tenants whose heads this
-    /// server remembers (see `known_heads`): links the entries to those
-    /// heads and stores them in one statement, its own transaction, which
-    /// stores nothing unless every head is still there. Returns the ids of
-    /// each batch, or None when the append must take the locked way.
+    /// Postgres, tenants whose heads this server remembers (see
+    /// `known_heads`): links the entries to those heads and stores them,
+    /// with their idempotency keys as new ones, in one statement, its own
+    /// transaction, which stores nothing unless every head is still there
+    /// and every key new. Returns the ids of each batch, or None when the
+    /// append must take the locked way (which also resolves stored keys).
     async fn append_to_known_heads(
         &self,
         batches: &[TenantBatch],
@@ -135,17 +139,31 @@ impl AuditStore {
         let linked_to = heads.clone();
         let mut ids = Vec::with_capacity(batches.len());
         let mut rows = Vec::with_capacity(batches.iter().map(|batch| batch.entries.len()).sum());
+        let mut keys: Vec<(TenantKey, KeyedEntry)> = Vec::new();
         for batch in batches {
             let head = heads.get_mut(&batch.tenant_id).ok_or_else(|| {
                 DbErr::Custom(format!("no chain head known for {:?}", batch.tenant_id))
             })?;
             ids.push(batch.entries.iter().map(|entry| entry.id).collect());
             for entry in &batch.entries {
+                if let Some(key) = &entry.idempotency_key {
+                    let stored = KeyedEntry {
+                        id: entry.id,
+                        fingerprint: entry.fingerprint.clone(),
+                    };
+                    keys.push(((batch.tenant_id.clone(), key.clone()), stored));
+                }
                 rows.push(linked_row(head, entry.clone())?);
             }
         }
+        // A key repeated in the group resolves to its first entry: the
+        // locked way's lookup does that.
+        let distinct: HashSet<&TenantKey> = keys.iter().map(|(key, _)| key).collect();
+        if distinct.len() < keys.len() {
+            return Ok(None);
+        }
         let moves = head_moves(linked_to, heads);
-        match insert_rows(&self.db, &moves, rows).await {
+        match insert_rows(&self.db, &moves, rows, keys).await {
             Ok(true) => {
                 self.known_heads
                     .remember(moves.iter().map(|head| &head.moved_to));
@@ -241,12 +259,11 @@ impl AuditStore {
             .into_iter()
             .filter(|head| moved.contains(&head.moved_to.tenant_id))
             .collect();
-        if !insert_rows(&txn, &moves, rows).await? {
+        if !insert_rows(&txn, &moves, rows, new_keys).await? {
             return Err(DbErr::Custom(
                 "chain heads moved while this transaction held their locks".to_owned(),
             ));
         }
-        insert_keys(&txn, new_keys).await?;
         txn.commit().await?;
         if self.backend == DbBackend::Postgres {
             self.known_heads

@@ -45,11 +45,11 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Returns true when an append that linked its rows to remembered chain
-/// heads should be made again under the head locks: a head had moved
-/// (`audit_check_heads_moved`), or Postgres ended the statement in a
-/// deadlock or serialization failure with another writer. Nothing of the
-/// statement was stored in either case.
+/// Returns true when an append should be made again under the head locks:
+/// some of its heads had moved or keys were stored before
+/// (`audit_all_or_none`), or Postgres ended the statement in a deadlock or
+/// serialization failure with another writer. Nothing of the statement was
+/// stored in any case.
 pub(crate) fn calls_for_locked_append(error: &DbErr) -> bool {
     let (DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause))) =
         error
@@ -61,7 +61,7 @@ pub(crate) fn calls_for_locked_append(error: &DbErr) -> bool {
     };
     matches!(
         database.code().as_deref(),
-        Some(super::insert::HEADS_MOVED_ELSEWHERE | "40P01" | "40001")
+        Some(super::insert::PARTLY_WRITTEN | "40P01" | "40001")
     )
 }
 

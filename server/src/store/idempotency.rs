@@ -18,15 +18,6 @@ use uuid::Uuid;
 /// per key in a lookup, four per key in an insert); Postgres binds arrays.
 const SQLITE_CHUNK_KEYS: usize = 1000;
 
-/// One array per column, unnested in step. sqlx binds arrays without NULL
-/// elements only, so a missing fingerprint travels as an empty one (a real
-/// fingerprint is 32 bytes).
-const POSTGRES_UNNEST_INSERT: &str = r#"INSERT INTO "audit_idempotency_keys"
-    ("tenant_id", "idempotency_key", "id", "fingerprint")
-SELECT k.tenant_id, k.idempotency_key, k.id, NULLIF(k.fingerprint, ''::bytea)
-FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::bytea[])
-AS k(tenant_id, idempotency_key, id, fingerprint)"#;
-
 /// The lookup of (tenant, key) pairs, as two arrays unnested in step: one
 /// statement text for any number of keys and tenants, so it is prepared
 /// once per connection (an IN list is a new statement for every size).
@@ -97,39 +88,36 @@ pub(crate) async fn stored_keys(
     Ok(stored)
 }
 
-/// Stores new keys (of any tenants). A key stored meanwhile by someone else
-/// fails the statement as a unique violation, which the append retries.
-pub(crate) async fn insert_keys(
-    txn: &DatabaseTransaction,
+/// The key bind values of the Postgres append statement (`insert`): one
+/// array per column. sqlx binds arrays without NULL elements only, so a
+/// missing fingerprint travels as an empty one (a real fingerprint is 32
+/// bytes).
+pub(crate) fn key_values(keys: Vec<(TenantKey, KeyedEntry)>) -> [sea_orm::Value; 4] {
+    let mut tenants = Vec::with_capacity(keys.len());
+    let mut names = Vec::with_capacity(keys.len());
+    let mut ids = Vec::with_capacity(keys.len());
+    let mut fingerprints = Vec::with_capacity(keys.len());
+    for ((tenant, key), entry) in keys {
+        tenants.push(tenant);
+        names.push(key);
+        ids.push(entry.id);
+        fingerprints.push(entry.fingerprint.unwrap_or_default());
+    }
+    [
+        tenants.into(),
+        names.into(),
+        ids.into(),
+        fingerprints.into(),
+    ]
+}
+
+/// Stores new keys (of any tenants) on SQLite, whose writer holds the
+/// database's lock: nobody can have stored them since the lookup. (On
+/// Postgres they travel in the append's one statement.)
+pub(crate) async fn insert_keys<C: ConnectionTrait>(
+    db: &C,
     keys: Vec<(TenantKey, KeyedEntry)>,
 ) -> Result<(), DbErr> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let mut tenants = Vec::with_capacity(keys.len());
-        let mut names = Vec::with_capacity(keys.len());
-        let mut ids = Vec::with_capacity(keys.len());
-        let mut fingerprints = Vec::with_capacity(keys.len());
-        for ((tenant, key), entry) in keys {
-            tenants.push(tenant);
-            names.push(key);
-            ids.push(entry.id);
-            fingerprints.push(entry.fingerprint.unwrap_or_default());
-        }
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            POSTGRES_UNNEST_INSERT,
-            vec![
-                tenants.into(),
-                names.into(),
-                ids.into(),
-                fingerprints.into(),
-            ],
-        );
-        txn.execute_raw(statement).await?;
-        return Ok(());
-    }
     let mut rows = keys
         .into_iter()
         .map(|((tenant_id, key), entry)| audit_idempotency_key::Model {
@@ -146,7 +134,7 @@ pub(crate) async fn insert_keys(
             .map(IntoActiveModel::into_active_model)
             .collect();
         audit_idempotency_key::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())

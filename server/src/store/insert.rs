@@ -9,6 +9,7 @@
 
 use super::chain::ChainHead;
 use super::entity::audit_log;
+use super::idempotency::{KeyedEntry, TenantKey, insert_keys, key_values};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Statement, Value};
 use std::collections::HashSet;
 
@@ -29,15 +30,18 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 ///
 /// The tenants' chain heads move in a data-modifying CTE ($27 to $31, one
 /// element per tenant: the new head, and the head the rows were linked to,
-/// whose hash is the genesis hash, 32 zero bytes, where none is stored):
-/// one round trip
-/// fewer per append than a separate UPDATE. A head moves only if it still
-/// is the one the rows were linked to, and the rows are stored only if
-/// every head moved: when none did, the statement stores nothing; when
-/// some did, `audit_check_heads_moved` fails it (SQLSTATE
-/// [`HEADS_MOVED_ELSEWHERE`]), which rolls their moves back. Under the head
-/// locks every head moves; with heads this server remembers rather than
-/// locked (see `known_heads`) this is what keeps a chain from forking.
+/// whose hash is the genesis hash, 32 zero bytes, where none is stored),
+/// and the new idempotency keys are stored by another ($32 to $35, one
+/// element per key, an empty fingerprint meaning none): one statement, one
+/// round trip, where separate statements took three. A head moves only if
+/// it still is the one the rows were linked to, a key is stored only if it
+/// is new, and the rows are stored only if every head moved and every key
+/// was new: when nothing was written the statement stores nothing; when
+/// some was, `audit_all_or_none` fails it (SQLSTATE [`PARTLY_WRITTEN`]),
+/// which rolls it back. Under the head locks, with the keys looked up
+/// under them, everything is written; with heads this server remembers
+/// rather than locked (see `known_heads`), this is what keeps a chain from
+/// forking and a key from being stored twice.
 const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_heads" AS (
     UPDATE "audit_tenants" AS t SET "head_sequence" = h.sequence, "head_hash" = h.hash
     FROM UNNEST($27::text[], $28::int8[], $29::bytea[], $30::int8[], $31::bytea[])
@@ -45,8 +49,17 @@ const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_heads" AS (
     WHERE t."tenant_id" = h.tenant_id AND t."head_sequence" = h.linked_sequence
         AND COALESCE(t."head_hash", '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) = h.linked_hash
     RETURNING t."tenant_id"),
-"heads_checked" AS (
-    SELECT audit_check_heads_moved(COUNT(*), cardinality($27::text[])) AS ok FROM "moved_heads")
+"stored_keys" AS (
+    INSERT INTO "audit_idempotency_keys" ("tenant_id", "idempotency_key", "id", "fingerprint")
+    SELECT k.tenant_id, k.idempotency_key, k.id, NULLIF(k.fingerprint, ''::bytea)
+    FROM UNNEST($32::text[], $33::text[], $34::uuid[], $35::bytea[])
+        AS k(tenant_id, idempotency_key, id, fingerprint)
+    ON CONFLICT DO NOTHING
+    RETURNING 1),
+"all_written" AS (
+    SELECT audit_all_or_none(
+        (SELECT COUNT(*) FROM "moved_heads") + (SELECT COUNT(*) FROM "stored_keys"),
+        cardinality($27::text[]) + cardinality($32::text[])) AS ok)
 INSERT INTO "audit_logs" (
     "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
     "actor_id", "actor_type", "actor_name", "actor_email",
@@ -69,11 +82,11 @@ AS r(tenant_id, id, occurred_at, received_at, action, action_namespace,
     target_type, target_id, target_name, result, client_ip, user_agent,
     request_method, request_path, request_status_code, metadata, request_id,
     idempotency_key, idempotency_fingerprint, sequence, content_digest, hash)
-WHERE (SELECT ok FROM "heads_checked")"#;
+WHERE (SELECT ok FROM "all_written")"#;
 
-/// The SQLSTATE of `audit_check_heads_moved`: a chain head was not where
-/// the rows were linked to it.
-pub(crate) const HEADS_MOVED_ELSEWHERE: &str = "AU001";
+/// The SQLSTATE of `audit_all_or_none`: some of the heads and keys were
+/// not where the rows were linked to them, or not new.
+pub(crate) const PARTLY_WRITTEN: &str = "AU001";
 
 /// A tenant's chain head before and after a write.
 #[derive(Debug, Clone)]
@@ -84,17 +97,19 @@ pub(crate) struct HeadMove {
     pub moved_to: ChainHead,
 }
 
-/// Inserts `rows`, each linked into the chain of its tenant, and moves each
-/// tenant's chain head as `heads` says, on `db`: the caller's transaction
-/// holding the heads' locks, or (Postgres) the pool, where the statement is
-/// its own transaction. Returns false when nothing was stored because the
-/// heads were not where the rows were linked to them (none moved; when
-/// some did, the statement fails with [`HEADS_MOVED_ELSEWHERE`]). `heads`
-/// holds the heads of the tenants with rows here, and only those.
+/// Inserts `rows`, each linked into the chain of its tenant, moves each
+/// tenant's chain head as `heads` says and stores the new idempotency
+/// `keys`, on `db`: the caller's transaction holding the heads' locks, or
+/// (Postgres) the pool, where the statement is its own transaction. Returns
+/// false when nothing was written because the heads were not where the
+/// rows were linked to them and the keys not new (when only some were, the
+/// statement fails with [`PARTLY_WRITTEN`]). `heads` holds the heads of the
+/// tenants with rows here, and only those.
 pub(crate) async fn insert_rows<C: ConnectionTrait>(
     db: &C,
     heads: &[HeadMove],
     rows: Vec<audit_log::Model>,
+    keys: Vec<(TenantKey, KeyedEntry)>,
 ) -> Result<bool, DbErr> {
     if rows.is_empty() {
         return Ok(true);
@@ -115,6 +130,7 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     if db.get_database_backend() == DbBackend::Postgres {
         let mut values = unnest_values(rows)?;
         values.extend(head_values(heads));
+        values.extend(key_values(keys));
         let statement =
             Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_UNNEST_INSERT, values);
         return Ok(db.execute_raw(statement).await?.rows_affected() > 0);
@@ -133,6 +149,7 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     for head in heads {
         head.moved_to.save(db).await?;
     }
+    insert_keys(db, keys).await?;
     Ok(true)
 }
 

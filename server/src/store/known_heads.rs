@@ -7,7 +7,7 @@
 //! server take turns (group commit), and most of them find the head where
 //! this server's previous append left it; they can store their rows in one
 //! statement that moves each head only if it is still that one (see
-//! `insert` and the `audit_check_heads_moved` migration). When it is not
+//! `insert` and the `audit_all_or_none` migration). When it is not
 //! (another replica appended, a delete or legal hold linked an entry, the
 //! server restarted), the statement changes nothing and the append takes
 //! the locked way, which tells this cache the head it found.

@@ -14,7 +14,7 @@ mod m20261220_000006_create_legal_holds;
 mod m20261230_000007_create_retention;
 mod m20261230_000008_ordered_filter_indexes;
 mod m20261231_000009_partition_audit_logs_by_month;
-mod m20270101_000010_create_head_check;
+mod m20270101_000010_create_all_or_none_check;
 
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
@@ -35,7 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261230_000007_create_retention::Migration),
             Box::new(m20261230_000008_ordered_filter_indexes::Migration),
             Box::new(m20261231_000009_partition_audit_logs_by_month::Migration),
-            Box::new(m20270101_000010_create_head_check::Migration),
+            Box::new(m20270101_000010_create_all_or_none_check::Migration),
         ]
     }
 }
