@@ -2,6 +2,7 @@
 //! all built into one binary so they share one throwaway Postgres.
 
 mod append;
+mod append_ways;
 mod audit_layer;
 mod auth;
 mod chain_backfill;

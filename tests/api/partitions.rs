@@ -41,7 +41,6 @@ async fn scalar(db: &impl ConnectionTrait, sql: &str) -> i64 {
         .expect("an integer")
 }
 
-/// Returns the partition of the month `micros` falls in.
 /// Steps down from the newest migration to just before partitioning.
 fn from_partitioning_on() -> u32 {
     let migrations = Migrator::migrations();
@@ -52,6 +51,7 @@ fn from_partitioning_on() -> u32 {
     u32::try_from(migrations.len() - partitioning).expect("a few migrations")
 }
 
+/// Returns the partition of the month `micros` falls in.
 fn partition_of(micros: i64) -> String {
     ReceiptMonth::of_micros(micros)
         .expect("a month")

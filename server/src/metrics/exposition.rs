@@ -135,6 +135,21 @@ pub fn render(metrics: &Metrics) -> String {
         "Most append transactions at once (--append-writers).",
     );
     out.sample("audit_append_max_writers", &[], appends.max_writers);
+    out.header(
+        "audit_append_transactions_total",
+        "counter",
+        "Append transactions committed, by way: one statement on chain heads this server wrote last, or under the head locks.",
+    );
+    out.sample(
+        "audit_append_transactions_total",
+        &[("way", "one_statement")],
+        appends.one_statement_writes,
+    );
+    out.sample(
+        "audit_append_transactions_total",
+        &[("way", "locked")],
+        appends.locked_writes,
+    );
 
     out.header(
         "audit_health_serving",

@@ -1,13 +1,17 @@
 //! Appending: one transaction stores the batches of one or more append
-//! calls (one call's, or a group commit's, see `group_commit`). The chain
-//! heads of their tenants are locked once, idempotency keys resolved (see
-//! `idempotency`), each tenant's entries given consecutive sequences in
-//! input order, and all rows inserted by one INSERT (see `insert`) that also
-//! moves the heads, with the new keys.
+//! calls (one call's, or a group commit's, see `group_commit`). On Postgres
+//! it is first tried as one statement on the chain heads this server wrote
+//! last (see `known_heads`): each tenant's entries linked to its remembered
+//! head in input order, and the rows, the heads' moves and the new keys
+//! written by the one INSERT of `insert`, all or nothing. Otherwise (and on
+//! SQLite) the heads of the tenants are locked once, idempotency keys
+//! resolved (see `idempotency`), each tenant's entries given consecutive
+//! sequences in input order, and the same INSERT writes everything.
 
 use super::chain::{ChainHead, lock_heads, set_link};
 use super::entity::audit_log;
 use super::error::{calls_for_locked_append, is_unique_violation};
+use super::group_commit::AppendWay;
 use super::idempotency::{KeyedEntry, TenantKey, stored_keys};
 use super::insert::{HeadMove, insert_rows};
 use super::rows::entry_to_model;
@@ -90,19 +94,20 @@ impl AuditStore {
             .map(str::to_owned)
             .collect();
         if let Some(ids) = self.append_to_known_heads(&batches).await? {
+            self.appends.count_written(AppendWay::OneStatement);
             for tenant_id in &tenants {
                 self.notifier.chain_moved(tenant_id);
             }
             return Ok(Stored::All(ids));
         }
         let attempt = match (self.append_once(batches).await, retry) {
-            // A concurrent append stored one of our keys between our lookup
-            // and our insert (Postgres, READ COMMITTED: another replica's
-            // one-statement append stores its keys as it waits for our head
-            // lock). The insert found it committed (its `ON CONFLICT` waits
-            // for that) and failed the statement as partly written, or
-            // Postgres broke the two writers' deadlock; a second attempt
-            // finds the key and resolves to its id (or a conflict).
+            // One of our keys turned up stored between our lookup and our
+            // insert, or Postgres broke a deadlock on a key (READ COMMITTED).
+            // Our head locks should rule the first out (any writer storing a
+            // key of these tenants must move their heads too), but should it
+            // happen the statement fails as partly written (its `ON
+            // CONFLICT` waited for the other writer to commit), and a second
+            // attempt finds the key and resolves to its id (or a conflict).
             (Err(error), Some(batches))
                 if is_unique_violation(&error) || calls_for_locked_append(&error) =>
             {
@@ -112,6 +117,7 @@ impl AuditStore {
             (other, _) => other?,
         };
         if let Stored::All(_) = &attempt {
+            self.appends.count_written(AppendWay::Locked);
             for tenant_id in &tenants {
                 self.notifier.chain_moved(tenant_id);
             }

@@ -3,9 +3,10 @@
 //! stores everything queued (of any tenants, up to a size) in one
 //! transaction.
 //!
-//! Why: every transaction pays fixed costs: its round trips (BEGIN, the
-//! head lock, the INSERT, COMMIT) and a WAL flush at commit, which for a
-//! one-entry append is nearly all of its cost. Calls to one tenant take
+//! Why: every transaction pays fixed costs: its round trips (one statement
+//! on heads this server wrote last, else BEGIN, the head lock, the INSERT,
+//! COMMIT; see `append`) and a WAL flush at commit, which for a one-entry
+//! append is nearly all of its cost. Calls to one tenant take
 //! turns on its chain-head lock anyway; calls to different tenants do not,
 //! but on a small machine more concurrent transactions only queue for the
 //! same cores and disk. Grouped, the calls waiting behind a transaction
@@ -22,6 +23,7 @@
 use super::append::{Stored, TenantBatch};
 use super::{AuditStore, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -36,6 +38,23 @@ const MAX_GROUP_ENTRIES: usize = 4000;
 pub(crate) struct AppendQueue {
     state: Arc<Mutex<QueueState>>,
     max_writers: usize,
+    written: Arc<WrittenCounts>,
+}
+
+/// Append transactions committed since start, by the way they took.
+#[derive(Default)]
+struct WrittenCounts {
+    one_statement: AtomicU64,
+    locked: AtomicU64,
+}
+
+/// Which way an append transaction took (see `append`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendWay {
+    /// One statement on the chain heads this server wrote last.
+    OneStatement,
+    /// BEGIN, the head locks, the statement, COMMIT.
+    Locked,
 }
 
 #[derive(Default)]
@@ -60,6 +79,11 @@ pub struct AppendQueueUse {
     pub writers: u64,
     /// Most append transactions at once.
     pub max_writers: u64,
+    /// Append transactions committed as one statement on remembered chain
+    /// heads, since start.
+    pub one_statement_writes: u64,
+    /// Append transactions committed under the head locks, since start.
+    pub locked_writes: u64,
 }
 
 /// One append call waiting for its transaction.
@@ -81,7 +105,17 @@ impl AppendQueue {
         Self {
             state: Arc::default(),
             max_writers: max_writers.max(1),
+            written: Arc::default(),
         }
+    }
+
+    /// Counts a committed append transaction.
+    pub(crate) fn count_written(&self, way: AppendWay) {
+        let counter = match way {
+            AppendWay::OneStatement => &self.written.one_statement,
+            AppendWay::Locked => &self.written.locked,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Queues an append; true when the caller must start a writer (work is
@@ -164,6 +198,8 @@ impl AppendQueue {
             waiting_calls: state.waiting.values().map(|queue| queue.len() as u64).sum(),
             writers: state.writers as u64,
             max_writers: self.max_writers as u64,
+            one_statement_writes: self.written.one_statement.load(Ordering::Relaxed),
+            locked_writes: self.written.locked.load(Ordering::Relaxed),
         }
     }
 

@@ -1,6 +1,9 @@
 //! Idempotency keys in `audit_idempotency_keys`: the lookup an append makes
-//! under its tenant's chain head lock, and the insert of a batch's new keys
-//! in the same transaction as its rows. The table's primary key `(tenant_id,
+//! under its tenant's chain head lock, and (SQLite) the insert of a batch's
+//! new keys in the same transaction as its rows; on Postgres the append's
+//! one INSERT statement stores them (see `insert`), also when it runs
+//! without the lock and finds a key stored already (it then stores nothing,
+//! and the append resolves the key under the lock). The table's primary key `(tenant_id,
 //! idempotency_key)` is what makes a key unique per tenant, on both
 //! backends (a partitioned `audit_logs` cannot hold that unique index).
 

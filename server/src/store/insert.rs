@@ -42,11 +42,27 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 /// under them, everything is written; with heads this server remembers
 /// rather than locked (see `known_heads`), this is what keeps a chain from
 /// forking and a key from being stored twice.
-const POSTGRES_UNNEST_INSERT: &str = r#"WITH "moved_heads" AS (
+///
+/// The statement never waits for a head's row lock: `free_heads` locks the
+/// heads it can at once (`SKIP LOCKED`; rows its own transaction already
+/// locked, the locked way's, are not skipped), and a head locked elsewhere
+/// (another append taking the locked way, a delete, a purge) counts as not
+/// moved. Waiting there would hold this statement's lock on `audit_logs`
+/// while the holder of the head may be waiting for `audit_logs` (dropping
+/// an expired month's partition takes it exclusively under the heads'
+/// locks): a deadlock the locked way cannot form, as it locks the heads
+/// before it touches `audit_logs`.
+const POSTGRES_UNNEST_INSERT: &str = r#"WITH "free_heads" AS (
+    SELECT t."tenant_id" FROM "audit_tenants" AS t
+    WHERE t."tenant_id" = ANY($27::text[])
+    FOR UPDATE SKIP LOCKED),
+"moved_heads" AS (
     UPDATE "audit_tenants" AS t SET "head_sequence" = h.sequence, "head_hash" = h.hash
     FROM UNNEST($27::text[], $28::int8[], $29::bytea[], $30::int8[], $31::bytea[])
         AS h(tenant_id, sequence, hash, linked_sequence, linked_hash)
-    WHERE t."tenant_id" = h.tenant_id AND t."head_sequence" = h.linked_sequence
+    WHERE t."tenant_id" = h.tenant_id
+        AND t."tenant_id" IN (SELECT "tenant_id" FROM "free_heads")
+        AND t."head_sequence" = h.linked_sequence
         AND COALESCE(t."head_hash", '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) = h.linked_hash
     RETURNING t."tenant_id"),
 "stored_keys" AS (
