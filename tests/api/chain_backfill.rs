@@ -7,22 +7,12 @@
 
 use audit_proto::{ActorType, ChainStatus, VerifyAuditChainRequest};
 use audit_server::store::Migrator;
+use audit_tests::migrations::steps_back_before;
 use audit_tests::{
-    ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, input, json_struct, on_both_backends,
-    verify_chain,
+    ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, assert_chain_intact, input, json_struct,
+    on_both_backends, verify_chain,
 };
 use sea_orm_migration::MigratorTrait;
-
-/// How many migrations to roll back to reach the schema before the chain:
-/// the chain's own (000004) and every one after it.
-fn from_the_chain_on() -> u32 {
-    let migrations = Migrator::migrations();
-    let chain = migrations
-        .iter()
-        .position(|migration| migration.name().contains("_000004_"))
-        .expect("the chain's migration is listed");
-    u32::try_from(migrations.len() - chain).expect("a few migrations")
-}
 
 on_both_backends!(rows_stored_before_the_chain_are_chained_by_the_migration);
 async fn rows_stored_before_the_chain_are_chained_by_the_migration(backend: Backend) {
@@ -44,13 +34,13 @@ async fn rows_stored_before_the_chain_are_chained_by_the_migration(backend: Back
     // Back to the schema before the chain: the chain columns, the
     // tombstones, checkpoints and legal holds are gone; the rows stay.
     let connection = app.store().connection();
-    Migrator::down(connection, Some(from_the_chain_on()))
+    Migrator::down(connection, Some(steps_back_before("_000004_")))
         .await
         .expect("migrate down to before the chain");
     let pending = Migrator::get_pending_migrations(connection)
         .await
         .expect("pending migrations");
-    assert_eq!(pending.len(), from_the_chain_on() as usize);
+    assert_eq!(pending.len(), steps_back_before("_000004_") as usize);
     assert!(
         pending[0].name().contains("000004"),
         "{}",
@@ -60,14 +50,7 @@ async fn rows_stored_before_the_chain_are_chained_by_the_migration(backend: Back
     // Startup migrates up again, backfilling the chain.
     app.start_server().await;
     for (tenant, count) in [(ACME, 7), (GLOBEX, 2)] {
-        let verdict = verify_chain(&app, tenant, VerifyAuditChainRequest::default())
-            .await
-            .expect("verify");
-        assert_eq!(
-            verdict.status(),
-            ChainStatus::Intact,
-            "{tenant}: {verdict:?}"
-        );
+        let verdict = assert_chain_intact(&app, tenant).await;
         assert_eq!(verdict.entries_checked, count, "{tenant}: {verdict:?}");
         assert_eq!(verdict.head_sequence, count, "{tenant}: {verdict:?}");
     }

@@ -20,6 +20,7 @@ use audit_server::retention::{PurgeOutcome, RetentionSettings, TenantPurge, purg
 use audit_server::store::Migrator;
 use audit_server::store::{MONTHS_AHEAD, ReceiptMonth};
 use audit_tests::app::TEST_SIGNING_SEED;
+use audit_tests::migrations::steps_back_before;
 use audit_tests::plans::{explain, spawn_postgres_with_connection};
 use audit_tests::{
     ACME, AuditLogInputExt, Backend, GLOBEX, TestApp, input, on_both_backends, verify_chain,
@@ -39,16 +40,6 @@ async fn scalar(db: &impl ConnectionTrait, sql: &str) -> i64 {
         .expect("one row")
         .try_get_by_index(0)
         .expect("an integer")
-}
-
-/// Steps down from the newest migration to just before partitioning.
-fn from_partitioning_on() -> u32 {
-    let migrations = Migrator::migrations();
-    let partitioning = migrations
-        .iter()
-        .position(|migration| migration.name().contains("_000009_"))
-        .expect("the partitioning migration is listed");
-    u32::try_from(migrations.len() - partitioning).expect("a few migrations")
 }
 
 /// Returns the partition of the month `micros` falls in.
@@ -459,9 +450,12 @@ async fn the_migration_partitions_rows_of_every_month_and_rolls_back_to_one_tabl
 
     // Back to one table, as the release before partitioning left it: every
     // row kept, and its unique indexes back.
-    Migrator::down(app.store().connection(), Some(from_partitioning_on()))
-        .await
-        .expect("migrate down");
+    Migrator::down(
+        app.store().connection(),
+        Some(steps_back_before("_000009_")),
+    )
+    .await
+    .expect("migrate down");
     let partitioned = "SELECT COUNT(*) FROM pg_partitioned_table \
                        WHERE partrelid = 'audit_logs'::regclass";
     assert_eq!(scalar(&db, partitioned).await, 0);

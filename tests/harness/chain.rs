@@ -4,7 +4,7 @@
 use crate::{ALL_SCOPES, TestApp};
 use audit_client::AuditClient;
 use audit_proto::verify_audit_chain_response::Message;
-use audit_proto::{ChainVerdict, VerifyAuditChainRequest};
+use audit_proto::{ChainStatus, ChainVerdict, VerifyAuditChainRequest};
 use futures_util::TryStreamExt;
 use sea_orm::ConnectionTrait;
 
@@ -16,6 +16,20 @@ pub async fn verify_chain(
     request: VerifyAuditChainRequest,
 ) -> Result<ChainVerdict, tonic::Status> {
     verify_chain_as(&app.client_for(tenant, ALL_SCOPES), request).await
+}
+
+/// Asserts that the server verifies `tenant`'s whole chain as intact;
+/// returns the verdict for further checks.
+pub async fn assert_chain_intact(app: &TestApp, tenant: &str) -> ChainVerdict {
+    let verdict = verify_chain(app, tenant, VerifyAuditChainRequest::default())
+        .await
+        .expect("verify");
+    assert_eq!(
+        verdict.status(),
+        ChainStatus::Intact,
+        "{tenant}: {verdict:?}"
+    );
+    verdict
 }
 
 /// Runs VerifyAuditChain with `client` (e.g. one of a server process) and
