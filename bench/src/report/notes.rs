@@ -46,16 +46,17 @@ impl Report {
             "Batch ingest" | "Single appends" => {
                 "An append to tenants whose chain heads the server wrote last is one \
                  statement, its own transaction: the UNNEST INSERT, whose CTE moves each head \
-                 only if it is still the one the entries were linked to (one round trip to the \
-                 ceiling's five per call, plus the gRPC call). Otherwise (the first append of a \
-                 tenant in this server, a head moved elsewhere, idempotency keys) it is BEGIN, \
-                 `SELECT … FOR UPDATE` on the heads, that INSERT and COMMIT: four round \
-                 trips. At most one append transaction \
-                 per core runs at once; calls that arrive meanwhile, of any tenants, share the \
-                 next one (group commit), so fewer statements than calls can run. Before the \
-                 statements the service decodes and validates every entry, and under the lock \
-                 computes each entry's canonical-JSON digest and chain hash, on the same two \
-                 cores as Postgres, the client and the ceiling's client."
+                 only if it is still the one the entries were linked to and also stores new \
+                 idempotency keys (one round trip to the ceiling's five per call, plus the gRPC \
+                 call). Otherwise (a tenant's first append in this server, a head moved or \
+                 locked elsewhere, a retried call's key found stored) it is BEGIN, `SELECT … \
+                 FOR UPDATE` on the heads, the key lookup when there are keys, that INSERT and \
+                 COMMIT: four or five round trips. At most one append transaction per core \
+                 runs at once; calls that arrive meanwhile, of any tenants, share the next one \
+                 (group commit), so fewer statements than calls can run. Before its statement \
+                 the service decodes and validates every entry and computes each entry's \
+                 canonical-JSON digest and chain hash, on the same two cores as Postgres, the \
+                 client and the ceiling's client."
             }
             "List pages" => {
                 "Each page is one SELECT on a connection of the server's read pool, run as \
