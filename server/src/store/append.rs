@@ -82,13 +82,6 @@ impl AuditStore {
         &self,
         batches: Vec<TenantBatch>,
     ) -> Result<Stored, StoreError> {
-        // Only an entry with an idempotency key can race (see below): keep
-        // a copy for the second attempt only then.
-        let retry = batches
-            .iter()
-            .flat_map(|batch| &batch.entries)
-            .any(|entry| entry.idempotency_key.is_some())
-            .then(|| batches.clone());
         let tenants: Vec<String> = distinct_tenants(&batches)
             .into_iter()
             .map(str::to_owned)
@@ -100,6 +93,13 @@ impl AuditStore {
             }
             return Ok(Stored::All(ids));
         }
+        // Only an entry with an idempotency key can race (see below): keep
+        // a copy for the second attempt only then.
+        let retry = batches
+            .iter()
+            .flat_map(|batch| &batch.entries)
+            .any(|entry| entry.idempotency_key.is_some())
+            .then(|| batches.clone());
         let attempt = match (self.append_once(batches).await, retry) {
             // One of our keys turned up stored between our lookup and our
             // insert, or Postgres broke a deadlock on a key (READ COMMITTED).
@@ -142,31 +142,33 @@ impl AuditStore {
         let Some(mut heads) = self.known_heads.of(&tenants) else {
             return Ok(None);
         };
+        let keys: Vec<(TenantKey, KeyedEntry)> = batches
+            .iter()
+            .flat_map(|batch| {
+                batch.entries.iter().filter_map(|entry| {
+                    let key = entry.idempotency_key.clone()?;
+                    Some(((batch.tenant_id.clone(), key), KeyedEntry::of(entry)))
+                })
+            })
+            .collect();
+        // A key repeated in the group resolves to its first entry: the
+        // locked way's lookup does that. Checked before any entry is
+        // digested.
+        let distinct: HashSet<&TenantKey> = keys.iter().map(|(key, _)| key).collect();
+        if distinct.len() < keys.len() {
+            return Ok(None);
+        }
         let linked_to = heads.clone();
         let mut ids = Vec::with_capacity(batches.len());
         let mut rows = Vec::with_capacity(batches.iter().map(|batch| batch.entries.len()).sum());
-        let mut keys: Vec<(TenantKey, KeyedEntry)> = Vec::new();
         for batch in batches {
             let head = heads.get_mut(&batch.tenant_id).ok_or_else(|| {
                 DbErr::Custom(format!("no chain head known for {:?}", batch.tenant_id))
             })?;
             ids.push(batch.entries.iter().map(|entry| entry.id).collect());
             for entry in &batch.entries {
-                if let Some(key) = &entry.idempotency_key {
-                    let stored = KeyedEntry {
-                        id: entry.id,
-                        fingerprint: entry.fingerprint.clone(),
-                    };
-                    keys.push(((batch.tenant_id.clone(), key.clone()), stored));
-                }
                 rows.push(linked_row(head, entry.clone())?);
             }
-        }
-        // A key repeated in the group resolves to its first entry: the
-        // locked way's lookup does that.
-        let distinct: HashSet<&TenantKey> = keys.iter().map(|(key, _)| key).collect();
-        if distinct.len() < keys.len() {
-            return Ok(None);
         }
         let moves = head_moves(linked_to, heads);
         match insert_rows(&self.db, &moves, rows, keys).await {
@@ -243,10 +245,7 @@ impl AuditStore {
                         batch_ids.push(known.get().id);
                     }
                     Entry::Vacant(vacant) => {
-                        let stored = KeyedEntry {
-                            id: entry.id,
-                            fingerprint: entry.fingerprint.clone(),
-                        };
+                        let stored = KeyedEntry::of(&entry);
                         new_keys.push((vacant.key().clone(), stored.clone()));
                         vacant.insert(stored);
                         batch_ids.push(entry.id);

@@ -9,6 +9,7 @@
 
 use super::entity::audit_idempotency_key::{self, Column};
 use super::entity::audit_log;
+use crate::domain::AuditLogEntry;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -37,6 +38,16 @@ pub(crate) type TenantKey = (String, String);
 pub(crate) struct KeyedEntry {
     pub id: Uuid,
     pub fingerprint: Option<Vec<u8>>,
+}
+
+impl KeyedEntry {
+    /// What storing `entry` under its key records.
+    pub(crate) fn of(entry: &AuditLogEntry) -> Self {
+        Self {
+            id: entry.id,
+            fingerprint: entry.fingerprint.clone(),
+        }
+    }
 }
 
 /// Returns the stored entry of each of the `(tenant, key)` pairs `wanted`

@@ -174,32 +174,18 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
 
 /// The head bind values of [`POSTGRES_UNNEST_INSERT`] ($27 to $31).
 fn head_values(heads: &[HeadMove]) -> [Value; 5] {
+    fn column<T>(heads: &[HeadMove], value: impl Fn(&HeadMove) -> T) -> Value
+    where
+        Vec<T>: Into<Value>,
+    {
+        heads.iter().map(value).collect::<Vec<T>>().into()
+    }
     [
-        heads
-            .iter()
-            .map(|head| head.moved_to.tenant_id.clone())
-            .collect::<Vec<_>>()
-            .into(),
-        heads
-            .iter()
-            .map(|head| head.moved_to.sequence)
-            .collect::<Vec<_>>()
-            .into(),
-        heads
-            .iter()
-            .map(|head| head.moved_to.hash.to_vec())
-            .collect::<Vec<_>>()
-            .into(),
-        heads
-            .iter()
-            .map(|head| head.linked_to.sequence)
-            .collect::<Vec<_>>()
-            .into(),
-        heads
-            .iter()
-            .map(|head| head.linked_to.hash.to_vec())
-            .collect::<Vec<_>>()
-            .into(),
+        column(heads, |head| head.moved_to.tenant_id.clone()),
+        column(heads, |head| head.moved_to.sequence),
+        column(heads, |head| head.moved_to.hash.to_vec()),
+        column(heads, |head| head.linked_to.sequence),
+        column(heads, |head| head.linked_to.hash.to_vec()),
     ]
 }
 
