@@ -1,5 +1,7 @@
-//! Compiles `proto/` with protox (pure Rust, no system `protoc`) into tonic
-//! stubs, and writes the descriptor set that the server's reflection serves.
+//! Compiles `proto/` with protox (pure Rust, no system `protoc`) into the
+//! message types and the tonic client, and writes the descriptor set that
+//! the server's reflection serves. The server generates its own stubs
+//! (`server/build.rs`).
 
 use prost::Message;
 
@@ -13,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_prost_build::configure()
         .build_client(true)
-        .build_server(true)
+        .build_server(false)
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The `audit.v1` contract: message types, the tonic client and server for
-//! `AuditService`, and the encoded descriptor set for gRPC reflection.
+//! The `audit.v1` contract: message types, the tonic client for
+//! `AuditService` (the server generates its own stubs), and the encoded
+//! descriptor set for gRPC reflection.
 //!
 //! Both the server and the client crates depend on this crate alone for the
 //! wire format, so a backend that only records events never builds the

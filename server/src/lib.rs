@@ -32,6 +32,7 @@ pub mod rpc;
 mod rpc_trace;
 pub mod store;
 pub mod telemetry;
+mod wire;
 
 /// The domain types live with request validation, which needs no database.
 pub use audit_validation::domain;

@@ -29,6 +29,7 @@ mod idempotency;
 mod integrity;
 mod key_rotation;
 mod legal_hold;
+mod list_encoding;
 mod list_filters;
 mod list_paging;
 mod message_size;

@@ -3,7 +3,7 @@
 
 use super::{Authenticator, Caller};
 use crate::error::AuditError;
-use audit_proto::audit_service_server::SERVICE_NAME;
+use crate::rpc::stubs::audit_service_server::SERVICE_NAME;
 use http::{Request, Response};
 use std::future::Future;
 use std::pin::Pin;

@@ -23,8 +23,7 @@ use crate::error::{AuditError, FollowEnd};
 use crate::follow::{FollowHub, FollowPosition, FollowSettings, StreamSlot};
 use crate::metrics::{FollowStreamGuard, Metrics};
 use crate::store::{AuditStore, StoreError};
-use audit_proto as pb;
-use audit_validation::entry::encode_entry;
+use crate::wire::{EncodedPage, ListReply};
 use audit_validation::page_token::{PageTokenKey, QueryBinding};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -33,7 +32,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tracing::Instrument;
 
-type Sender = mpsc::Sender<Result<pb::ListAuditLogsResponse, Status>>;
+type Sender = mpsc::Sender<Result<ListReply, Status>>;
 
 /// A validated follow request.
 pub(super) struct FollowPlan {
@@ -225,11 +224,11 @@ impl Follower {
         position.insert(tenant.to_owned(), read_past);
         if !entries.is_empty() {
             let delivered = entries.len() as u64;
-            let message = pb::ListAuditLogsResponse {
-                audit_logs: entries.into_iter().map(encode_entry).collect(),
-                next_page_token: self.token(&position),
-                total_count: None,
-            };
+            let mut page = EncodedPage::default();
+            for entry in entries {
+                page.push_entry(entry);
+            }
+            let message = ListReply::new(page, &self.token(&position), None);
             self.send(message).await?;
             if let Some(left) = self.plan.limit.as_mut() {
                 *left -= delivered;
@@ -245,7 +244,7 @@ impl Follower {
     /// Hands a message to the stream. While the client does not take it,
     /// keeps measuring the lag, so a follower that stopped reading is ended
     /// rather than held forever.
-    async fn send(&mut self, message: pb::ListAuditLogsResponse) -> Result<(), Stop> {
+    async fn send(&mut self, message: ListReply) -> Result<(), Stop> {
         loop {
             let sender = self.sender.clone();
             let permit = self

@@ -6,12 +6,12 @@
 use super::AuditRpc;
 use super::follow::{self, FollowPlan};
 use crate::auth::{Scope, caller};
-use crate::domain::{AuditLogEntry, AuditLogFilter, Cursor, ListOrder};
+use crate::domain::{AuditLogFilter, Cursor, ListOrder};
 use crate::error::AuditError;
 use crate::metrics::Metrics;
 use crate::store::AuditStore;
+use crate::wire::{EncodedPage, ListReply};
 use audit_proto as pb;
-use audit_validation::entry::encode_entry;
 use audit_validation::list::{ListPlan, decode_list_request};
 use audit_validation::page_token::{PageTokenKey, QueryBinding};
 use futures_util::Stream;
@@ -24,8 +24,7 @@ use tokio::time::Instant;
 use tonic::{Request, Status};
 use tracing::Instrument;
 
-pub type ListStream =
-    Pin<Box<dyn Stream<Item = Result<pb::ListAuditLogsResponse, Status>> + Send + 'static>>;
+pub type ListStream = Pin<Box<dyn Stream<Item = Result<ListReply, Status>> + Send + 'static>>;
 
 pub async fn list(
     rpc: &AuditRpc,
@@ -125,7 +124,7 @@ impl Pager {
 
     /// Reads the next page and makes it a message. The first page is read
     /// here; after it, a task reads the rest ahead (see [`ReadAhead`]).
-    async fn next_message(&mut self) -> Result<pb::ListAuditLogsResponse, AuditError> {
+    async fn next_message(&mut self) -> Result<ListReply, AuditError> {
         let mut total_count = None;
         if self.include_total_count {
             self.include_total_count = false;
@@ -147,11 +146,7 @@ impl Pager {
             (true, Some(cursor)) => self.keys.issue(&self.binding, order, cursor),
             _ => String::new(),
         };
-        Ok(pb::ListAuditLogsResponse {
-            audit_logs: page.entries.into_iter().map(encode_entry).collect(),
-            next_page_token,
-            total_count,
-        })
+        Ok(ListReply::new(page.entries, &next_page_token, total_count))
     }
 }
 
@@ -185,18 +180,17 @@ struct PageSource {
 
 impl PageSource {
     /// Reads the page after `position`: the page size, or what is left of
-    /// the limit. One row more is read than wanted, to say whether another
-    /// page follows, so the last message carries an empty token, not a
-    /// dead end.
+    /// the limit, and whether another page follows (so the last message
+    /// carries an empty token, not a dead end).
     async fn read(&self, position: Position) -> Result<Page, AuditError> {
         let wanted = position
             .remaining
             .map_or(self.page_size, |left| left.min(self.page_size));
-        let entries = self
+        let (entries, more) = self
             .store
-            .list_page(&self.filter, self.order, position.after, wanted + 1)
+            .list_page_encoded(&self.filter, self.order, position.after, wanted)
             .await?;
-        Ok(Page::cut(entries, wanted))
+        Ok(Page { entries, more })
     }
 }
 
@@ -211,7 +205,7 @@ struct Position {
 impl Position {
     /// Moves past `page`; true when it was the last page.
     fn advance(&mut self, page: &Page) -> bool {
-        self.after = page.last_cursor().or(self.after);
+        self.after = page.entries.last_cursor().or(self.after);
         self.remaining = self.remaining.map(|left| left - page.entries.len() as u64);
         !page.more || self.remaining == Some(0)
     }
@@ -219,24 +213,8 @@ impl Position {
 
 /// One page's entries, and whether more follow.
 struct Page {
-    entries: Vec<AuditLogEntry>,
+    entries: EncodedPage,
     more: bool,
-}
-
-impl Page {
-    /// Cuts a read of `wanted + 1` rows to `wanted`.
-    fn cut(mut entries: Vec<AuditLogEntry>, wanted: u64) -> Self {
-        let more = entries.len() as u64 > wanted;
-        entries.truncate(wanted as usize);
-        Self { entries, more }
-    }
-
-    fn last_cursor(&self) -> Option<Cursor> {
-        self.entries.last().map(|last| Cursor {
-            occurred_at: last.occurred_at,
-            id: last.id,
-        })
-    }
 }
 
 /// How many pages the read-ahead task may hold that the stream has not

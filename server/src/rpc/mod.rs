@@ -11,6 +11,7 @@ mod legal_hold;
 mod list;
 mod retention;
 mod stats;
+pub mod stubs;
 mod verify;
 
 pub use audit_validation::page_token::PageTokenKey;
@@ -22,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::retention::RetentionSettings;
 use crate::store::AuditStore;
 use audit_proto as pb;
-use audit_proto::audit_service_server::AuditService;
+use stubs::audit_service_server::AuditService;
 use tonic::{Request, Response, Status};
 
 /// The service behind every `audit.v1.AuditService` RPC.

@@ -34,13 +34,28 @@ impl AuditStore {
         &self,
         statement: Statement,
     ) -> Result<Vec<PositionalRow>, DbErr> {
+        match self.cancellable_select(statement).await? {
+            SelectedRows::Postgres(rows) => rows.iter().map(PositionalRow::from_pg_row).collect(),
+            SelectedRows::Other(rows) => Ok(rows),
+        }
+    }
+
+    /// Returns the `audit_logs` rows `statement` selects as the backend
+    /// returned them: on Postgres still undecoded, for a reader that writes
+    /// them straight to protobuf. Cancelled like [`Self::cancellable_rows`].
+    pub(crate) async fn cancellable_select(
+        &self,
+        statement: Statement,
+    ) -> Result<SelectedRows, DbErr> {
         match &self.reads {
-            Some(reads) => fetch_cancellable(reads, statement, PositionalRow::from_pg_row).await,
-            None => {
+            Some(reads) => Ok(SelectedRows::Postgres(
+                fetch_cancellable(reads, statement).await?,
+            )),
+            None => Ok(SelectedRows::Other(
                 PositionalRow::find_by_statement(statement)
                     .all(&self.db)
-                    .await
-            }
+                    .await?,
+            )),
         }
     }
 
@@ -51,22 +66,27 @@ impl AuditStore {
             return count_matching(&self.db, condition).await;
         };
         let statement = count_query(condition).build(DbBackend::Postgres);
-        let counts = fetch_cancellable(reads, statement, |row| {
-            row.try_get::<i64, _>(0)
-                .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}")))
-        })
-        .await?;
-        Ok(counts.first().copied().unwrap_or(0))
+        let counts = fetch_cancellable(reads, statement).await?;
+        match counts.first() {
+            Some(row) => row
+                .try_get::<i64, _>(0)
+                .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}"))),
+            None => Ok(0),
+        }
     }
 }
 
-/// Runs `statement` on a read-pool connection and reads each row with
-/// `read`. Dropping the future cancels the query (see `read_pool::Lease`).
-async fn fetch_cancellable<T>(
-    reads: &ReadPool,
-    statement: Statement,
-    read: impl Fn(&PgRow) -> Result<T, DbErr>,
-) -> Result<Vec<T>, DbErr> {
+/// The rows of an `audit_logs` SELECT, as each backend returns them.
+pub(crate) enum SelectedRows {
+    /// Postgres rows, each column still in its wire form.
+    Postgres(Vec<PgRow>),
+    /// Rows another backend returned, read by position.
+    Other(Vec<PositionalRow>),
+}
+
+/// Runs `statement` on a read-pool connection and returns its rows.
+/// Dropping the future cancels the query (see `read_pool::Lease`).
+async fn fetch_cancellable(reads: &ReadPool, statement: Statement) -> Result<Vec<PgRow>, DbErr> {
     let mut lease = reads.acquire().await.map_err(query_error)?;
     let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
     let connection = lease.connection(&statement.sql).map_err(query_error)?;
@@ -74,7 +94,7 @@ async fn fetch_cancellable<T>(
         .fetch_all(connection)
         .await;
     lease.finish(rows.is_ok());
-    rows.map_err(query_error)?.iter().map(read).collect()
+    rows.map_err(query_error)
 }
 
 fn query_error(error: sqlx::Error) -> DbErr {

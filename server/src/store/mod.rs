@@ -51,8 +51,8 @@ mod partitions;
 mod pool;
 mod read_pool;
 mod retention;
-mod row_reader;
-mod rows;
+pub(crate) mod row_reader;
+pub(crate) mod rows;
 mod stats;
 mod verify;
 

@@ -18,6 +18,37 @@ use sea_orm::sqlx::Row;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
+/// Where each column of `audit_logs` stands in the SELECTs these readers
+/// serve (the entity's declaration order).
+pub(crate) mod column {
+    pub(crate) const TENANT_ID: usize = 0;
+    pub(crate) const ID: usize = 1;
+    pub(crate) const OCCURRED_AT: usize = 2;
+    pub(crate) const RECEIVED_AT: usize = 3;
+    pub(crate) const ACTION: usize = 4;
+    pub(crate) const ACTION_NAMESPACE: usize = 5;
+    pub(crate) const ACTOR_ID: usize = 6;
+    pub(crate) const ACTOR_TYPE: usize = 7;
+    pub(crate) const ACTOR_NAME: usize = 8;
+    pub(crate) const ACTOR_EMAIL: usize = 9;
+    pub(crate) const TARGET_TYPE: usize = 10;
+    pub(crate) const TARGET_ID: usize = 11;
+    pub(crate) const TARGET_NAME: usize = 12;
+    pub(crate) const RESULT: usize = 13;
+    pub(crate) const CLIENT_IP: usize = 14;
+    pub(crate) const USER_AGENT: usize = 15;
+    pub(crate) const REQUEST_METHOD: usize = 16;
+    pub(crate) const REQUEST_PATH: usize = 17;
+    pub(crate) const REQUEST_STATUS_CODE: usize = 18;
+    pub(crate) const METADATA: usize = 19;
+    pub(crate) const REQUEST_ID: usize = 20;
+    pub(crate) const IDEMPOTENCY_KEY: usize = 21;
+    pub(crate) const IDEMPOTENCY_FINGERPRINT: usize = 22;
+    pub(crate) const SEQUENCE: usize = 23;
+    pub(crate) const CONTENT_DIGEST: usize = 24;
+    pub(crate) const HASH: usize = 25;
+}
+
 /// One `audit_logs` row read by position; see the module docs.
 pub(crate) struct PositionalRow(pub audit_log::Model);
 
@@ -48,32 +79,32 @@ impl FromQueryResult for PositionalRow {
 macro_rules! model_by_position {
     ($column:ident) => {
         audit_log::Model {
-            tenant_id: $column!(0),
-            id: $column!(1),
-            occurred_at: $column!(2),
-            received_at: $column!(3),
-            action: $column!(4),
-            action_namespace: $column!(5),
-            actor_id: $column!(6),
-            actor_type: $column!(7),
-            actor_name: $column!(8),
-            actor_email: $column!(9),
-            target_type: $column!(10),
-            target_id: $column!(11),
-            target_name: $column!(12),
-            result: $column!(13),
-            client_ip: $column!(14),
-            user_agent: $column!(15),
-            request_method: $column!(16),
-            request_path: $column!(17),
-            request_status_code: $column!(18),
-            metadata: $column!(19),
-            request_id: $column!(20),
-            idempotency_key: $column!(21),
-            idempotency_fingerprint: $column!(22),
-            sequence: $column!(23),
-            content_digest: $column!(24),
-            hash: $column!(25),
+            tenant_id: $column!(column::TENANT_ID),
+            id: $column!(column::ID),
+            occurred_at: $column!(column::OCCURRED_AT),
+            received_at: $column!(column::RECEIVED_AT),
+            action: $column!(column::ACTION),
+            action_namespace: $column!(column::ACTION_NAMESPACE),
+            actor_id: $column!(column::ACTOR_ID),
+            actor_type: $column!(column::ACTOR_TYPE),
+            actor_name: $column!(column::ACTOR_NAME),
+            actor_email: $column!(column::ACTOR_EMAIL),
+            target_type: $column!(column::TARGET_TYPE),
+            target_id: $column!(column::TARGET_ID),
+            target_name: $column!(column::TARGET_NAME),
+            result: $column!(column::RESULT),
+            client_ip: $column!(column::CLIENT_IP),
+            user_agent: $column!(column::USER_AGENT),
+            request_method: $column!(column::REQUEST_METHOD),
+            request_path: $column!(column::REQUEST_PATH),
+            request_status_code: $column!(column::REQUEST_STATUS_CODE),
+            metadata: $column!(column::METADATA),
+            request_id: $column!(column::REQUEST_ID),
+            idempotency_key: $column!(column::IDEMPOTENCY_KEY),
+            idempotency_fingerprint: $column!(column::IDEMPOTENCY_FINGERPRINT),
+            sequence: $column!(column::SEQUENCE),
+            content_digest: $column!(column::CONTENT_DIGEST),
+            hash: $column!(column::HASH),
         }
     };
 }
