@@ -107,6 +107,24 @@ async fn malformed_client_ip_in_an_entry_is_rejected(backend: Backend) {
     }
 }
 
+// serde_json (with its raw_value feature, which the server's build has)
+// reads an object led by this key back as the JSON its value holds: stored,
+// the entry would come back changed and fail its chain digest.
+on_both_backends!(metadata_with_serde_jsons_reserved_key_is_rejected);
+async fn metadata_with_serde_jsons_reserved_key_is_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reserved = "$serde_json::private::RawValue";
+    for metadata in [
+        serde_json::json!({ reserved: "5" }),
+        serde_json::json!({"outer": { reserved: "[1]" }}),
+    ] {
+        let entry = input("user.login").metadata(metadata);
+        let status =
+            assert_invalid_field(app.append(ACME, vec![entry]).await, "entries[0].metadata");
+        assert!(status.message().contains(reserved), "{}", status.message());
+    }
+}
+
 on_both_backends!(unknown_enum_values_in_a_filter_are_rejected);
 async fn unknown_enum_values_in_a_filter_are_rejected(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -13,7 +13,16 @@ pub enum MetadataProblem {
     NonFiniteNumber,
     /// NUL in a key or a string, which Postgres refuses in `jsonb`.
     Nul,
+    /// A key that serde_json reads back as something else (see
+    /// [`RESERVED_KEY`]).
+    ReservedKey,
 }
+
+/// With serde_json's `raw_value` feature (on in the server's build, through
+/// sqlx), an object whose first key is this reads back as the JSON its value
+/// holds, not as an object: an entry stored with it would come back changed,
+/// and its chain digest would no longer match.
+pub const RESERVED_KEY: &str = "$serde_json::private::RawValue";
 
 impl MetadataProblem {
     /// Says what the producer must change, as a field violation.
@@ -21,6 +30,9 @@ impl MetadataProblem {
         match self {
             MetadataProblem::NonFiniteNumber => "numbers must be finite",
             MetadataProblem::Nul => "keys and strings must not contain NUL characters",
+            MetadataProblem::ReservedKey => {
+                "keys must not be \"$serde_json::private::RawValue\", which is reserved"
+            }
         }
     }
 }
@@ -30,6 +42,9 @@ pub fn struct_to_json(fields: &Struct) -> Result<Json, MetadataProblem> {
     let mut object = Map::with_capacity(fields.fields.len());
     for (key, value) in &fields.fields {
         no_nul(key)?;
+        if key == RESERVED_KEY {
+            return Err(MetadataProblem::ReservedKey);
+        }
         object.insert(key.clone(), value_to_json(value)?);
     }
     Ok(Json::Object(object))

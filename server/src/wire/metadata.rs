@@ -40,7 +40,9 @@ const LIST_VALUE: u32 = 6;
 
 /// serde_json's `raw_value` feature (turned on in this build by sqlx) makes
 /// `Value` read an object whose first key is this as the JSON document held
-/// in its string value. The reference does, so this encoder does too.
+/// in its string value. Appends refuse the key now
+/// (`audit_validation::json::RESERVED_KEY`); a row stored before that reads
+/// here as Get reads it.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// Appends field `field_number` holding the `google.protobuf.Struct` that
