@@ -20,6 +20,7 @@ use super::AuditStore;
 use super::list::{count_matching, count_query};
 use super::read_pool::ReadPool;
 use super::row_reader::PositionalRow;
+use futures_util::StreamExt;
 use sea_orm::sea_query::Condition;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, AssertSqlSafe, Row};
@@ -34,29 +35,18 @@ impl AuditStore {
         &self,
         statement: Statement,
     ) -> Result<Vec<PositionalRow>, DbErr> {
-        match self.cancellable_select(statement).await? {
-            SelectedRows::Postgres(rows) => rows.iter().map(PositionalRow::from_pg_row).collect(),
-            SelectedRows::Other(rows) => Ok(rows),
-        }
-    }
-
-    /// Returns the `audit_logs` rows `statement` selects as the backend
-    /// returned them: on Postgres still undecoded, for a reader that writes
-    /// them straight to protobuf. Cancelled like [`Self::cancellable_rows`].
-    pub(crate) async fn cancellable_select(
-        &self,
-        statement: Statement,
-    ) -> Result<SelectedRows, DbErr> {
-        match &self.reads {
-            Some(reads) => Ok(SelectedRows::Postgres(
-                fetch_cancellable(reads, statement).await?,
-            )),
-            None => Ok(SelectedRows::Other(
-                PositionalRow::find_by_statement(statement)
-                    .all(&self.db)
-                    .await?,
-            )),
-        }
+        let Some(reads) = &self.reads else {
+            return PositionalRow::find_by_statement(statement)
+                .all(&self.db)
+                .await;
+        };
+        let mut rows = Vec::new();
+        fetch_cancellable(reads, statement, |row| {
+            rows.push(PositionalRow::from_pg_row(row)?);
+            Ok(())
+        })
+        .await?;
+        Ok(rows)
     }
 
     /// Returns how many rows match `condition`, cancelled like
@@ -66,35 +56,43 @@ impl AuditStore {
             return count_matching(&self.db, condition).await;
         };
         let statement = count_query(condition).build(DbBackend::Postgres);
-        let counts = fetch_cancellable(reads, statement).await?;
-        match counts.first() {
-            Some(row) => row
+        let mut count = 0;
+        fetch_cancellable(reads, statement, |row| {
+            count = row
                 .try_get::<i64, _>(0)
-                .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}"))),
-            None => Ok(0),
-        }
+                .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}")))?;
+            Ok(())
+        })
+        .await?;
+        Ok(count)
     }
 }
 
-/// The rows of an `audit_logs` SELECT, as each backend returns them.
-pub(crate) enum SelectedRows {
-    /// Postgres rows, each column still in its wire form.
-    Postgres(Vec<PgRow>),
-    /// Rows another backend returned, read by position.
-    Other(Vec<PositionalRow>),
-}
-
-/// Runs `statement` on a read-pool connection and returns its rows.
-/// Dropping the future cancels the query (see `read_pool::Lease`).
-async fn fetch_cancellable(reads: &ReadPool, statement: Statement) -> Result<Vec<PgRow>, DbErr> {
+/// Runs `statement` on a read-pool connection and hands each row to `each`
+/// as it arrives, so the caller's work on a row overlaps Postgres producing
+/// the next ones (a List page is written while its query still runs).
+/// Dropping the future cancels the query (see `read_pool::Lease`); an error
+/// from `each` stops the read and closes the connection, as a failed query
+/// does.
+pub(crate) async fn fetch_cancellable(
+    reads: &ReadPool,
+    statement: Statement,
+    mut each: impl FnMut(&PgRow) -> Result<(), DbErr>,
+) -> Result<(), DbErr> {
     let mut lease = reads.acquire().await.map_err(query_error)?;
     let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
     let connection = lease.connection(&statement.sql).map_err(query_error)?;
-    let rows = sqlx::query_with(AssertSqlSafe(statement.sql), values)
-        .fetch_all(connection)
-        .await;
-    lease.finish(rows.is_ok());
-    rows.map_err(query_error)
+    let mut rows = sqlx::query_with(AssertSqlSafe(statement.sql), values).fetch(connection);
+    let mut outcome = Ok(());
+    while let Some(row) = rows.next().await {
+        outcome = row.map_err(query_error).and_then(|row| each(&row));
+        if outcome.is_err() {
+            break;
+        }
+    }
+    drop(rows);
+    lease.finish(outcome.is_ok());
+    outcome
 }
 
 fn query_error(error: sqlx::Error) -> DbErr {

@@ -1,6 +1,6 @@
 //! Keyset pages and counts under a filter.
 
-use super::cancel::SelectedRows;
+use super::cancel::fetch_cancellable;
 use super::conditions::{filter_condition, keyset_condition};
 use super::entity::audit_log::{self, Column};
 use super::row_reader::into_entries;
@@ -44,24 +44,28 @@ impl AuditStore {
     ) -> Result<(EncodedPage, bool), StoreError> {
         let statement = self.page_statement(filter, order, after.as_ref(), wanted + 1);
         let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
-        match self.cancellable_select(statement).await? {
-            SelectedRows::Postgres(rows) => {
-                let mut page = EncodedPage::with_capacity(rows.len().min(wanted) * ENTRY_BYTES);
-                for row in rows.iter().take(wanted) {
-                    page.push_row(row)
-                        .map_err(|error| StoreError::Internal(error.to_string()))?;
-                }
-                Ok((page, rows.len() > wanted))
+        let Some(reads) = &self.reads else {
+            let rows = self.cancellable_rows(statement).await?;
+            let more = rows.len() > wanted;
+            let mut page = EncodedPage::default();
+            for entry in into_entries(rows)?.into_iter().take(wanted) {
+                page.push_entry(entry);
             }
-            SelectedRows::Other(rows) => {
-                let more = rows.len() > wanted;
-                let mut page = EncodedPage::default();
-                for entry in into_entries(rows)?.into_iter().take(wanted) {
-                    page.push_entry(entry);
-                }
-                Ok((page, more))
+            return Ok((page, more));
+        };
+        let mut page = EncodedPage::with_capacity(wanted.min(MAX_PREALLOCATED) * ENTRY_BYTES);
+        let mut more = false;
+        fetch_cancellable(reads, statement, |row| {
+            if page.len() < wanted {
+                page.push_row(row)
+                    .map_err(|error| DbErr::Custom(error.to_string()))
+            } else {
+                more = true;
+                Ok(())
             }
-        }
+        })
+        .await?;
+        Ok((page, more))
     }
 
     /// The SELECT of a page; across all tenants on Postgres, one ordered
@@ -90,6 +94,8 @@ impl AuditStore {
 /// A typical entry's encoded size (the benchmark's average is about 690
 /// bytes): a page's buffer is sized once rather than grown a dozen times.
 const ENTRY_BYTES: usize = 768;
+/// Entries a page's buffer is sized for at most (the largest page size).
+const MAX_PREALLOCATED: usize = 1000;
 
 /// `SELECT COUNT(*) … WHERE condition`, read straight off an index (SeaORM's
 /// `count()` would wrap a SELECT of every column in a subquery).
