@@ -62,16 +62,17 @@ impl Report {
                 "Each page is one SELECT on a connection of the server's read pool, run as \
                  its own statement (an abandoned call's query is cancelled by the backend pid \
                  the connection learned when it opened): one round trip, as on the direct \
-                 side. Then rows decoded by position into domain entries and protobuf \
-                 (metadata JSON → Struct), HTTP/2 framing (the first page is read and sent on \
-                 the call's own task), and the client's decoding of the page (the direct side \
+                 side. Each row is written into the page's protobuf from its column bytes as \
+                 it arrives, while Postgres produces the next (metadata jsonb → Struct as it \
+                 is parsed); then HTTP/2 framing (the first page is read and sent on the \
+                 call's own task), and the client's decoding of the page (the direct side \
                  reads its rows into owned values, metadata parsed as JSON)."
             }
             "Export" => {
                 "The export is one such SELECT per 1000 rows, read in order by a task of its \
-                 own up to two pages ahead of the one being encoded and sent; each row is decoded and \
-                 re-encoded as protobuf, where COPY streams Postgres' own binary rows from one \
-                 statement."
+                 own up to two pages ahead of the one being sent; each row is written as \
+                 protobuf from its column bytes, where COPY streams Postgres' own binary rows \
+                 from one statement."
             }
             _ => "The server runs the six aggregates in one read-only snapshot, as here.",
         };
