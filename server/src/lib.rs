@@ -13,6 +13,7 @@
 //! - [`domain`]: validated entries, filters, cursors and stats (from
 //!   `audit-validation`, which also holds request validation and page tokens).
 //! - [`store`]: everything SQL (SeaORM on Postgres or SQLite).
+//! - `wire`: List pages written as protobuf straight from Postgres rows.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` listener.
 //! - [`error`]: the service's error type, mapped once to `tonic::Status`.
 //! - [`follow`]: follow mode's settings, stream caps and shutdown signal.

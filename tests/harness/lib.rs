@@ -10,6 +10,7 @@
 //! - [`assertions`]: checks on the status codes and field violations a user
 //!   sees.
 //! - [`grpcurl`]: finds the grpcurl binary for the command-line tests.
+//! - [`raw_list`]: ListAuditLogs as the bytes the server sent.
 //! - [`relay`]: a TCP relay whose connections a test can cut mid-call.
 //! - [`scrape`]: reads `/metrics` and its samples.
 //! - [`lossy_relay`]: a relay that loses one reply after the server sent it.
@@ -31,6 +32,7 @@ pub mod lossy_relay;
 pub mod migrations;
 pub mod plans;
 pub mod postgres;
+pub mod raw_list;
 pub mod relay;
 pub mod scrape;
 pub mod server_process;

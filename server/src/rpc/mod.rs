@@ -11,7 +11,7 @@ mod legal_hold;
 mod list;
 mod retention;
 mod stats;
-pub mod stubs;
+pub(crate) mod stubs;
 mod verify;
 
 pub use audit_validation::page_token::PageTokenKey;

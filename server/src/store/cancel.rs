@@ -43,7 +43,7 @@ impl AuditStore {
         let mut rows = Vec::new();
         fetch_cancellable(reads, statement, |row| {
             rows.push(PositionalRow::from_pg_row(row)?);
-            Ok(())
+            Ok::<(), DbErr>(())
         })
         .await?;
         Ok(rows)
@@ -61,7 +61,7 @@ impl AuditStore {
             count = row
                 .try_get::<i64, _>(0)
                 .map_err(|error| DbErr::Custom(format!("cannot read a count: {error}")))?;
-            Ok(())
+            Ok::<(), DbErr>(())
         })
         .await?;
         Ok(count)
@@ -71,28 +71,37 @@ impl AuditStore {
 /// Runs `statement` on a read-pool connection and hands each row to `each`
 /// as it arrives, so the caller's work on a row overlaps Postgres producing
 /// the next ones (a List page is written while its query still runs).
-/// Dropping the future cancels the query (see `read_pool::Lease`); an error
-/// from `each` stops the read and closes the connection, as a failed query
-/// does.
-pub(crate) async fn fetch_cancellable(
+/// Dropping the future cancels the query (see `read_pool::Lease`). So does
+/// an error from `each`: the query may still be sending rows, so the lease
+/// is dropped, which cancels the query and drains the connection before
+/// another read may use it; a failed query's connection is closed.
+pub(crate) async fn fetch_cancellable<E: From<DbErr>>(
     reads: &ReadPool,
     statement: Statement,
-    mut each: impl FnMut(&PgRow) -> Result<(), DbErr>,
-) -> Result<(), DbErr> {
+    mut each: impl FnMut(&PgRow) -> Result<(), E>,
+) -> Result<(), E> {
     let mut lease = reads.acquire().await.map_err(query_error)?;
     let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
     let connection = lease.connection(&statement.sql).map_err(query_error)?;
     let mut rows = sqlx::query_with(AssertSqlSafe(statement.sql), values).fetch(connection);
-    let mut outcome = Ok(());
     while let Some(row) = rows.next().await {
-        outcome = row.map_err(query_error).and_then(|row| each(&row));
-        if outcome.is_err() {
-            break;
+        let row = match row {
+            Ok(row) => row,
+            Err(error) => {
+                drop(rows);
+                lease.finish(false);
+                return Err(query_error(error).into());
+            }
+        };
+        if let Err(error) = each(&row) {
+            drop(rows);
+            drop(lease);
+            return Err(error);
         }
     }
     drop(rows);
-    lease.finish(outcome.is_ok());
-    outcome
+    lease.finish(true);
+    Ok(())
 }
 
 fn query_error(error: sqlx::Error) -> DbErr {

@@ -53,12 +53,12 @@ impl AuditStore {
             }
             return Ok((page, more));
         };
-        let mut page = EncodedPage::with_capacity(wanted.min(MAX_PREALLOCATED) * ENTRY_BYTES);
+        let mut page = EncodedPage::for_entries(wanted);
         let mut more = false;
         fetch_cancellable(reads, statement, |row| {
             if page.len() < wanted {
                 page.push_row(row)
-                    .map_err(|error| DbErr::Custom(error.to_string()))
+                    .map_err(|error| StoreError::Internal(error.to_string()))
             } else {
                 more = true;
                 Ok(())
@@ -90,12 +90,6 @@ impl AuditStore {
         Ok(self.cancellable_count(filter_condition(filter)).await?)
     }
 }
-
-/// A typical entry's encoded size (the benchmark's average is about 690
-/// bytes): a page's buffer is sized once rather than grown a dozen times.
-const ENTRY_BYTES: usize = 768;
-/// Entries a page's buffer is sized for at most (the largest page size).
-const MAX_PREALLOCATED: usize = 1000;
 
 /// `SELECT COUNT(*) … WHERE condition`, read straight off an index (SeaORM's
 /// `count()` would wrap a SELECT of every column in a subquery).

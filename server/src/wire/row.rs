@@ -118,18 +118,17 @@ pub(crate) fn encode_row(row: &PgRow, out: &mut Vec<u8>) -> Result<Cursor, Malfo
     // A row outside the chain reads back with no link at all, whatever its
     // digest columns hold.
     if let Some(sequence) = get::<Option<i64>>(row, column::SEQUENCE)? {
-        let digest: Option<&[u8]> = get(row, column::CONTENT_DIGEST)?;
-        let hash: Option<&[u8]> = get(row, column::HASH)?;
-        let (Some(digest), Some(hash)) = (digest, hash) else {
-            return Err(malformed(format!(
-                "at sequence {sequence} lacks its digests"
-            )));
+        // Worded as `store::rows::chain_link` words it: List and Get log alike.
+        let digest = |index: usize, what: &str| match get::<Option<&[u8]>>(row, index)? {
+            Some(bytes) if bytes.len() == 32 => Ok(bytes),
+            _ => Err(malformed(format!(
+                "at sequence {sequence} has a malformed {what}"
+            ))),
         };
-        if digest.len() != 32 || hash.len() != 32 {
-            return Err(malformed(format!(
-                "at sequence {sequence} has a malformed digest"
-            )));
-        }
+        let (digest, hash) = (
+            digest(column::CONTENT_DIGEST, "content digest")?,
+            digest(column::HASH, "hash")?,
+        );
         put_int(out, field::SEQUENCE, sequence);
         put_bytes(out, field::CONTENT_DIGEST, digest);
         put_bytes(out, field::HASH, hash);
