@@ -13,6 +13,7 @@
 //! of their keys (a `BTreeMap` in both `Value` and `Struct`), keeping the last
 //! of duplicate keys as `serde_json::Map` does.
 
+use super::{begin_length, end_length};
 use prost::encoding::{WireType, encode_key, encode_varint};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -330,26 +331,6 @@ impl<'de> Visitor<'de> for Key {
 
     fn visit_string<E: de::Error>(self, key: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(key))
-    }
-}
-
-/// Starts a length-delimited content, returning where it begins. One byte
-/// is set aside for its length, enough below 128 bytes: only longer content
-/// is shifted to make room for the rest of the varint.
-fn begin_length(out: &mut Vec<u8>) -> usize {
-    out.push(0);
-    out.len()
-}
-
-/// Writes the length of the content begun at `start`.
-fn end_length(out: &mut Vec<u8>, start: usize) {
-    let mut varint = [0u8; 10];
-    let mut unused = &mut varint[..];
-    encode_varint((out.len() - start) as u64, &mut unused);
-    let written = 10 - unused.len();
-    out[start - 1] = varint[0];
-    if written > 1 {
-        out.splice(start..start, varint[1..written].iter().copied());
     }
 }
 

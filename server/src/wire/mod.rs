@@ -55,23 +55,32 @@ fn put_int(out: &mut Vec<u8>, field: u32, value: i64) {
     encode_varint(value as u64, out);
 }
 
-/// Appends a message field whose content `write` appends, then puts the
-/// length in front of it: the content's length is only known once written
-/// (metadata), and shifting a few hundred bytes costs less than encoding
-/// twice.
+/// Appends a message field whose content `write` appends; its length is
+/// only known once written (metadata), so it is filled in after.
 fn put_message<T>(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     encode_key(field, WireType::LengthDelimited, out);
-    let start = out.len();
+    let start = begin_length(out);
     let outcome = write(out);
-    prefix_length(out, start);
+    end_length(out, start);
     outcome
 }
 
-/// Inserts at `start` the varint length of everything after it.
-fn prefix_length(out: &mut Vec<u8>, start: usize) {
-    let mut length = [0u8; 10];
-    let mut unused = &mut length[..];
+/// Starts a length-delimited content, returning where it begins. One byte
+/// is set aside for its length, enough below 128 bytes: only longer content
+/// is shifted to make room for the rest of the varint.
+fn begin_length(out: &mut Vec<u8>) -> usize {
+    out.push(0);
+    out.len()
+}
+
+/// Writes the length of the content begun at `start`.
+fn end_length(out: &mut Vec<u8>, start: usize) {
+    let mut varint = [0u8; 10];
+    let mut unused = &mut varint[..];
     encode_varint((out.len() - start) as u64, &mut unused);
     let written = 10 - unused.len();
-    out.splice(start..start, length[..written].iter().copied());
+    out[start - 1] = varint[0];
+    if written > 1 {
+        out.splice(start..start, varint[1..written].iter().copied());
+    }
 }

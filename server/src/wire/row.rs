@@ -6,7 +6,7 @@
 
 use super::metadata::encode_metadata;
 use super::{MalformedRow, put_bytes, put_int, put_message, put_str};
-use crate::domain::{Cursor, from_micros, ip_from_key};
+use crate::domain::{Cursor, from_micros, ip_from_key, no_request, no_target};
 use crate::store::row_reader::column;
 use crate::store::rows::{actor_type_from_column, outcome_from_column};
 use sea_orm::sqlx::Row;
@@ -69,7 +69,7 @@ pub(crate) fn encode_row(row: &PgRow, out: &mut Vec<u8>) -> Result<Cursor, Malfo
         get(row, column::TARGET_ID)?,
         get(row, column::TARGET_NAME)?,
     );
-    if !(target_type.is_empty() && target_id.is_empty() && target_name.is_empty()) {
+    if !no_target(target_type, target_id, target_name) {
         put_message(out, field::TARGET, |target| {
             put_str(target, 1, target_type);
             put_str(target, 2, target_id);
@@ -98,7 +98,7 @@ pub(crate) fn encode_row(row: &PgRow, out: &mut Vec<u8>) -> Result<Cursor, Malfo
         get(row, column::REQUEST_PATH)?,
         get(row, column::REQUEST_STATUS_CODE)?,
     );
-    if !method.is_empty() || !path.is_empty() || status_code != 0 {
+    if !no_request(method, path, status_code) {
         put_message(out, field::REQUEST, |request| {
             put_str(request, 1, method);
             put_str(request, 2, path);

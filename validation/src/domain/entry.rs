@@ -24,8 +24,14 @@ pub struct Target {
 impl Target {
     /// Returns true when the event named no target at all.
     pub fn is_empty(&self) -> bool {
-        self.kind.is_empty() && self.id.is_empty() && self.name.is_empty()
+        no_target(&self.kind, &self.id, &self.name)
     }
+}
+
+/// Whether a target of these fields is none at all: its message is then
+/// left out (also decided from stored columns, by the server's List).
+pub fn no_target(kind: &str, id: &str, name: &str) -> bool {
+    kind.is_empty() && id.is_empty() && name.is_empty()
 }
 
 /// The HTTP request that carried the action.
@@ -34,6 +40,19 @@ pub struct RequestInfo {
     pub method: String,
     pub path: String,
     pub status_code: i32,
+}
+
+impl RequestInfo {
+    /// Returns true when no request carried the event.
+    pub fn is_empty(&self) -> bool {
+        no_request(&self.method, &self.path, self.status_code)
+    }
+}
+
+/// Whether a request of these fields is none at all: its message is then
+/// left out (also decided from stored columns, by the server's List).
+pub fn no_request(method: &str, path: &str, status_code: i32) -> bool {
+    method.is_empty() && path.is_empty() && status_code == 0
 }
 
 /// A validated entry: built by the RPC layer from an `AuditLogInput`, or read

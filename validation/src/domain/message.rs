@@ -16,8 +16,7 @@ pub fn entry_to_message(entry: AuditLogEntry) -> pb::AuditLog {
         name: entry.target.name,
     });
     let request = entry.request;
-    let has_request =
-        !request.method.is_empty() || !request.path.is_empty() || request.status_code != 0;
+    let has_request = !request.is_empty();
     let (sequence, content_digest, hash) = match entry.chain {
         Some(link) => (
             link.sequence,

@@ -14,7 +14,7 @@ pub use chain::{
     BreakKind, ChainLink, ChainProgress, ChainStatus, ChainVerdict, DELETED_ACTION,
     DELETED_DIGEST_KEY, DELETED_SEQUENCE_KEY,
 };
-pub use entry::{Actor, AuditLogEntry, RequestInfo, Target};
+pub use entry::{Actor, AuditLogEntry, RequestInfo, Target, no_request, no_target};
 pub use filter::{ActionMatch, AuditLogFilter, Cursor, FollowPosition, ListOrder, TenantScope};
 pub use ip::{IpRange, ip_from_key, ip_to_key};
 pub use message::{entry_to_message, json_to_struct};
