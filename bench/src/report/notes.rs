@@ -51,9 +51,12 @@ impl Report {
                  call). Otherwise (a tenant's first append in this server, a head moved or \
                  locked elsewhere, a retried call's key found stored) it is BEGIN, `SELECT … \
                  FOR UPDATE` on the heads, the key lookup when there are keys, that INSERT and \
-                 COMMIT: four or five round trips. At most one append transaction per core \
-                 runs at once; calls that arrive meanwhile, of any tenants, share the next one \
-                 (group commit), so fewer statements than calls can run. Before its statement \
+                 COMMIT: four or five round trips. The one statement runs on a connection of \
+                 the server's append pool, which (unlike sqlx's pool) sends nothing when the \
+                 connection comes back. One append transaction runs at a time unless 100 \
+                 entries or more wait (then up to one per core); calls that arrive meanwhile, \
+                 of any tenants, share the next one (group commit), so fewer statements than \
+                 calls can run. Before its statement \
                  the service decodes and validates every entry and computes each entry's \
                  canonical-JSON digest and chain hash, on the same two cores as Postgres, the \
                  client and the ceiling's client."

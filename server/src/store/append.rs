@@ -13,7 +13,7 @@ use super::entity::audit_log;
 use super::error::{calls_for_locked_append, is_unique_violation};
 use super::group_commit::AppendWay;
 use super::idempotency::{KeyedEntry, TenantKey, stored_keys};
-use super::insert::{HeadMove, insert_rows};
+use super::insert::{HeadMove, insert_rows, postgres_insert};
 use super::rows::entry_to_model;
 use super::{AuditStore, StoreError};
 use crate::domain::AuditLogEntry;
@@ -129,15 +129,17 @@ impl AuditStore {
     /// `known_heads`): links the entries to those heads and stores them,
     /// with their idempotency keys as new ones, in one statement, its own
     /// transaction, which stores nothing unless every head is still there
-    /// and every key new. Returns the ids of each batch, or None when the
-    /// append must take the locked way (which also resolves stored keys).
+    /// and every key new. The statement runs on the append pool (see
+    /// `lease_pool`). Returns the ids of each batch, or None when the append
+    /// must take the locked way (which also resolves stored keys).
     async fn append_to_known_heads(
         &self,
         batches: &[TenantBatch],
     ) -> Result<Option<Vec<Vec<Uuid>>>, DbErr> {
-        if self.backend != DbBackend::Postgres {
+        // Only Postgres has the append pool.
+        let Some(connections) = &self.append_connections else {
             return Ok(None);
-        }
+        };
         let tenants = distinct_tenants(batches);
         let Some(mut heads) = self.known_heads.of(&tenants) else {
             return Ok(None);
@@ -171,7 +173,15 @@ impl AuditStore {
             }
         }
         let moves = head_moves(linked_to, heads);
-        match insert_rows(&self.db, &moves, rows, keys).await {
+        if rows.is_empty() {
+            return Ok(Some(ids));
+        }
+        let statement = postgres_insert(&moves, rows, keys)?;
+        match connections
+            .execute(statement)
+            .await
+            .map(|affected| affected > 0)
+        {
             Ok(true) => {
                 self.known_heads
                     .remember(moves.iter().map(|head| &head.moved_to));

@@ -4,7 +4,7 @@
 //! waits for the query to finish before it can serve anything else, so a
 //! List whose client left, or whose deadline passed, would keep a backend
 //! busy and a connection taken for as long as the query runs or waits on a
-//! lock. On Postgres these reads run on the read pool (`read_pool`), whose
+//! lock. On Postgres these reads run on the read pool (`lease_pool`), whose
 //! lease sends a cancel request for its backend when dropped mid-read.
 //!
 //! Why a cancel rather than `SET LOCAL statement_timeout` from the call's
@@ -17,8 +17,8 @@
 //! lock makes a read wait there (WAL).
 
 use super::AuditStore;
+use super::lease_pool::LeasePool;
 use super::list::{count_matching, count_query};
-use super::read_pool::ReadPool;
 use super::row_reader::PositionalRow;
 use futures_util::StreamExt;
 use sea_orm::sea_query::Condition;
@@ -71,12 +71,12 @@ impl AuditStore {
 /// Runs `statement` on a read-pool connection and hands each row to `each`
 /// as it arrives, so the caller's work on a row overlaps Postgres producing
 /// the next ones (a List page is written while its query still runs).
-/// Dropping the future cancels the query (see `read_pool::Lease`). So does
+/// Dropping the future cancels the query (see `lease_pool::Lease`). So does
 /// an error from `each`: the query may still be sending rows, so the lease
 /// is dropped, which cancels the query and drains the connection before
 /// another read may use it; a failed query's connection is closed.
 pub(crate) async fn fetch_cancellable<E: From<DbErr>>(
-    reads: &ReadPool,
+    reads: &LeasePool,
     statement: Statement,
     mut each: impl FnMut(&PgRow) -> Result<(), E>,
 ) -> Result<(), E> {

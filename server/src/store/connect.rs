@@ -1,7 +1,7 @@
 //! Connection pools: sizes, timeouts and the SQLite file options.
 
 use super::StoreError;
-use super::read_pool::ReadPool;
+use super::lease_pool::LeasePool;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::str::FromStr;
@@ -11,7 +11,7 @@ use std::time::Duration;
 /// 2-core machine without crowding the server's max_connections.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 /// Connections for List pages, counts and follow reads on Postgres, on top
-/// of the pool above (see `read_pool`).
+/// of the pool above (see `lease_pool`).
 const POSTGRES_READ_CONNECTIONS: u32 = 8;
 /// Connections per SQLite pool: readers run in parallel under WAL; writers
 /// queue on the file lock anyway.
@@ -73,12 +73,18 @@ pub(crate) async fn connect(database_url: &str) -> Result<DatabaseConnection, St
     Ok(Database::connect(options).await?)
 }
 
-/// The read pool on Postgres, opened with the SeaORM pool's options (same
-/// server, credentials and application_name); none on SQLite.
-pub(crate) fn read_pool(db: &DatabaseConnection) -> Option<ReadPool> {
+/// The read pool and the append pool on Postgres (see `lease_pool`),
+/// opened with the SeaORM pool's options (same server, credentials and
+/// application_name); none on SQLite. The append pool has a connection
+/// for each writer there can be.
+pub(crate) fn lease_pools(db: &DatabaseConnection) -> Option<(LeasePool, LeasePool)> {
     (db.get_database_backend() == DbBackend::Postgres).then(|| {
         let options = db.get_postgres_connection_pool().connect_options();
-        ReadPool::new((*options).clone(), POSTGRES_READ_CONNECTIONS)
+        let appends = max_append_writers(DbBackend::Postgres) as u32;
+        (
+            LeasePool::new((*options).clone(), POSTGRES_READ_CONNECTIONS),
+            LeasePool::new((*options).clone(), appends),
+        )
     })
 }
 
@@ -101,11 +107,11 @@ fn create_parent_dir(database_url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How many append transactions run at once by default (see
-/// `group_commit`): on Postgres one per core, at least two (one can be
-/// committing while the next is built); on SQLite one, as writers take
-/// turns on the file's lock anyway. Never more than
-/// [`max_append_writers`].
+/// How many append transactions may run at once by default (see
+/// `group_commit`, which starts more than one only for enough waiting
+/// entries): on Postgres one per core, at least two (one can be committing
+/// while the next is built); on SQLite one, as writers take turns on the
+/// file's lock anyway. Never more than [`max_append_writers`].
 pub(crate) fn append_writers(backend: DbBackend) -> usize {
     if backend != DbBackend::Postgres {
         return 1;

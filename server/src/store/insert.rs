@@ -133,27 +133,11 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(true);
     }
-    let tenants: HashSet<&str> = heads
-        .iter()
-        .map(|head| head.moved_to.tenant_id.as_str())
-        .collect();
-    if let Some(stray) = rows
-        .iter()
-        .find(|row| !tenants.contains(row.tenant_id.as_str()))
-    {
-        return Err(DbErr::Custom(format!(
-            "audit log {} of tenant {:?} reached the insert without its chain head",
-            stray.id, stray.tenant_id
-        )));
-    }
     if db.get_database_backend() == DbBackend::Postgres {
-        let mut values = unnest_values(rows)?;
-        values.extend(head_values(heads));
-        values.extend(key_values(keys));
-        let statement =
-            Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_UNNEST_INSERT, values);
+        let statement = postgres_insert(heads, rows, keys)?;
         return Ok(db.execute_raw(statement).await?.rows_affected() > 0);
     }
+    check_heads_known(heads, &rows)?;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<audit_log::ActiveModel> = rows
@@ -170,6 +154,45 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     }
     insert_keys(db, keys).await?;
     Ok(true)
+}
+
+/// The Postgres statement of [`insert_rows`], for a caller that runs it on
+/// a connection of its own choosing; it writes nothing (no row affected)
+/// when the heads were not where the rows were linked to them and the keys
+/// not new. `rows` must not be empty.
+pub(crate) fn postgres_insert(
+    heads: &[HeadMove],
+    rows: Vec<audit_log::Model>,
+    keys: Vec<(TenantKey, KeyedEntry)>,
+) -> Result<Statement, DbErr> {
+    check_heads_known(heads, &rows)?;
+    let mut values = unnest_values(rows)?;
+    values.extend(head_values(heads));
+    values.extend(key_values(keys));
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        POSTGRES_UNNEST_INSERT,
+        values,
+    ))
+}
+
+/// Fails (rather than store a row whose head would not move) if a row's
+/// tenant has no head in `heads`.
+fn check_heads_known(heads: &[HeadMove], rows: &[audit_log::Model]) -> Result<(), DbErr> {
+    let tenants: HashSet<&str> = heads
+        .iter()
+        .map(|head| head.moved_to.tenant_id.as_str())
+        .collect();
+    match rows
+        .iter()
+        .find(|row| !tenants.contains(row.tenant_id.as_str()))
+    {
+        Some(stray) => Err(DbErr::Custom(format!(
+            "audit log {} of tenant {:?} reached the insert without its chain head",
+            stray.id, stray.tenant_id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The head bind values of [`POSTGRES_UNNEST_INSERT`] ($27 to $31).

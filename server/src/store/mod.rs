@@ -18,7 +18,7 @@
 //!   their upkeep; `partition_retention`: a whole expired month dropped.
 //! - `connect`: pool and SQLite options; `pool`: its usage.
 //! - `cancel`: reads whose Postgres query is cancelled when dropped, on
-//!   `read_pool`'s connections.
+//!   `lease_pool`'s connections.
 //! - `conditions`: filters and keyset cursors as SQL conditions.
 //! - `rows`: entity rows ⇄ domain entries.
 //! - `entity`, `migration`: the tables.
@@ -42,6 +42,7 @@ mod group_commit;
 mod idempotency;
 mod insert;
 mod known_heads;
+mod lease_pool;
 mod legal_hold;
 mod list;
 mod migration;
@@ -49,7 +50,6 @@ mod notifier;
 mod partition_retention;
 mod partitions;
 mod pool;
-mod read_pool;
 mod retention;
 pub(crate) mod row_reader;
 pub(crate) mod rows;
@@ -96,7 +96,10 @@ pub struct AuditStore {
     /// Group commit of appends; shared by every clone.
     appends: group_commit::AppendQueue,
     /// Postgres: the connections cancellable reads run on (see `cancel`).
-    reads: Option<read_pool::ReadPool>,
+    reads: Option<lease_pool::LeasePool>,
+    /// Postgres: the connections appends' one-statement writes run on (see
+    /// `append`).
+    append_connections: Option<lease_pool::LeasePool>,
     /// The chain heads this server last wrote (see `known_heads`); shared
     /// by every clone.
     known_heads: known_heads::KnownHeads,
@@ -117,11 +120,12 @@ impl AuditStore {
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let db = connect::connect(database_url).await?;
         let backend = db.get_database_backend();
-        let reads = connect::read_pool(&db);
+        let (reads, append_connections) = connect::lease_pools(&db).unzip();
         Ok(Self {
             db,
             backend,
             reads,
+            append_connections,
             notifier: ChainNotifier::default(),
             appends: group_commit::AppendQueue::new(connect::append_writers(backend)),
             known_heads: known_heads::KnownHeads::default(),

@@ -5,8 +5,8 @@
 use super::AuditStore;
 use sea_orm::DbBackend;
 
-/// A snapshot of the connection pools (on Postgres the SeaORM pool and the
-/// read pool together).
+/// A snapshot of the connection pools (on Postgres the SeaORM pool, the
+/// read pool and the append pool together).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolUsage {
     /// Connections open, idle or busy.
@@ -54,11 +54,11 @@ impl AuditStore {
             idle: u32::try_from(idle).unwrap_or(u32::MAX).min(open),
             max,
         };
-        if let Some(reads) = &self.reads {
-            let reads = reads.usage();
-            usage.open += reads.open;
-            usage.idle += reads.idle.min(reads.open);
-            usage.max += reads.max;
+        for lent in self.reads.iter().chain(&self.append_connections) {
+            let lent = lent.usage();
+            usage.open += lent.open;
+            usage.idle += lent.idle.min(lent.open);
+            usage.max += lent.max;
         }
         usage
     }

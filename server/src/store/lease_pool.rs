@@ -1,29 +1,36 @@
-//! The Postgres connections List pages, counts and follow reads run on: a
-//! small pool of their own, each connection knowing its backend's process
-//! id from the moment it opens.
+//! Postgres connections lent for one statement at a time, in small pools
+//! of their own: the read pool (List pages, counts and follow reads) and
+//! the append pool (appends' one-statement writes, see `append`). Each
+//! connection knows its backend's process id from the moment it opens.
 //!
 //! Why not the SeaORM pool: a read must stop on the database when its
 //! caller stops waiting (see `cancel`), and cancelling needs the backend's
 //! process id, which sqlx learns at connect but does not expose. Learning
 //! it per read (or naming each read's transaction to find it) cost a round
-//! trip per page, and sqlx's pool adds one more whenever a connection goes
-//! back (it pings every returned connection). Here a page is the one round
-//! trip of its SELECT, which runs on its own, as an implicit transaction.
+//! trip per page. And sqlx's pool adds a round trip whenever a connection
+//! goes back (it pings every returned connection, from a task it spawns):
+//! a one-entry append paid for that round trip, the task and Postgres
+//! waking for it about as much as for its own statement. Here a page or an
+//! append is the one round trip of its statement, which runs on its own,
+//! as an implicit transaction.
 //!
-//! The pool holds a connection whose read was abandoned until the cancel
-//! has been sent and the connection has drained: a cancel can then only
-//! reach the read it was meant for, never a later call on that connection.
+//! The pool holds a connection whose statement was abandoned until the
+//! cancel has been sent and the connection has drained: a cancel can then
+//! only reach the statement it was meant for, never a later call on that
+//! connection.
 
 use super::connect::{ACQUIRE_TIMEOUT, POSTGRES_PING_IF_IDLE_FOR};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
-use sea_orm::sqlx::{self, Connection};
+use sea_orm::sqlx::{self, AssertSqlSafe, Connection};
+use sea_orm::{DbErr, RuntimeErr, Statement, Values};
+use sea_query_sqlx::SqlxValues;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A pool of read connections; cheap to clone.
+/// A pool of lent connections; cheap to clone.
 #[derive(Clone)]
-pub(crate) struct ReadPool(Arc<Shared>);
+pub(crate) struct LeasePool(Arc<Shared>);
 
 struct Shared {
     options: PgConnectOptions,
@@ -38,17 +45,17 @@ struct Idle {
     since: Instant,
 }
 
-/// Connections of the read pool right now.
+/// Connections of a lease pool right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ReadPoolUse {
+pub(crate) struct LeasePoolUse {
     pub open: u32,
     pub idle: u32,
     pub max: u32,
 }
 
-impl ReadPool {
+impl LeasePool {
     /// A pool of at most `size` connections opened with `options`; none is
-    /// opened until a read needs it.
+    /// opened until a statement needs it.
     pub(crate) fn new(options: PgConnectOptions, size: u32) -> Self {
         Self(Arc::new(Shared {
             options,
@@ -58,15 +65,15 @@ impl ReadPool {
         }))
     }
 
-    /// Idle connections, and slots taken: by a connection lent to a read,
+    /// Idle connections, and slots taken: by a connection lent to a statement,
     /// one being opened, or one draining after a cancel.
-    pub(crate) fn usage(&self) -> ReadPoolUse {
+    pub(crate) fn usage(&self) -> LeasePoolUse {
         let idle = u32::try_from(self.0.idle_list().len()).unwrap_or(u32::MAX);
         let taken = self
             .0
             .size
             .saturating_sub(u32::try_from(self.0.slots.available_permits()).unwrap_or(u32::MAX));
-        ReadPoolUse {
+        LeasePoolUse {
             open: idle + taken,
             idle,
             max: self.0.size,
@@ -108,6 +115,29 @@ impl ReadPool {
         Ok(self.lease(connection, backend, slot))
     }
 
+    /// Runs `statement`, a write that is its own transaction, and returns
+    /// how many rows it affected. A connection goes back to the pool after
+    /// an error Postgres reported (it stays usable), and is closed after any
+    /// other.
+    pub(crate) async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
+        let mut lease = self.acquire().await.map_err(exec_error)?;
+        let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
+        let connection = lease.connection(&statement.sql).map_err(exec_error)?;
+        let done = sqlx::query_with(AssertSqlSafe(statement.sql), values)
+            .execute(connection)
+            .await;
+        match done {
+            Ok(done) => {
+                lease.finish(true);
+                Ok(done.rows_affected())
+            }
+            Err(error) => {
+                lease.finish(matches!(error, sqlx::Error::Database(_)));
+                Err(exec_error(error))
+            }
+        }
+    }
+
     fn lease(&self, connection: PgConnection, backend: i32, slot: OwnedSemaphorePermit) -> Lease {
         Lease {
             connection: Some(connection),
@@ -117,6 +147,10 @@ impl ReadPool {
             slot: Some(slot),
         }
     }
+}
+
+fn exec_error(error: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(error.into()))
 }
 
 impl Shared {
@@ -135,21 +169,21 @@ impl Shared {
     }
 }
 
-/// A connection lent to one read. [`Lease::finish`] returns it to the pool
-/// (or lets it go after an error); dropped before that, the read was
+/// A connection lent to one statement. [`Lease::finish`] returns it to the
+/// pool (or lets it go after an error); dropped before that, the statement was
 /// abandoned: its query is cancelled, the connection drained, then
 /// returned.
 pub(crate) struct Lease {
     connection: Option<PgConnection>,
     backend: i32,
     statement: String,
-    pool: ReadPool,
+    pool: LeasePool,
     slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Lease {
-    /// The connection to run the read on.
-    /// `statement` is the SQL about to run: an abandoned read's cancel
+    /// The connection to run the statement on.
+    /// `statement` is the SQL about to run: an abandoned statement's cancel
     /// applies only while its backend still runs that text (see
     /// [`cancel_backend`]).
     pub(crate) fn connection(&mut self, statement: &str) -> Result<&mut PgConnection, sqlx::Error> {
@@ -159,7 +193,7 @@ impl Lease {
         self.connection.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
 
-    /// Ends the read: the connection goes back to the pool if it `worked`;
+    /// Ends the lease: the connection goes back to the pool if it `worked`;
     /// after an error it is closed, as an error may have left it broken.
     pub(crate) fn finish(mut self, worked: bool) {
         if let Some(connection) = self.connection.take()
@@ -182,11 +216,14 @@ impl Drop for Lease {
         };
         runtime.spawn(async move {
             match cancel_backend(&pool.0.options, backend, &statement).await {
-                Ok(()) => tracing::debug!(backend, "cancelled an abandoned read"),
-                Err(error) => tracing::warn!(backend, %error, "cannot cancel an abandoned read"),
+                Ok(()) => tracing::debug!(backend, "cancelled an abandoned statement"),
+                Err(error) => {
+                    tracing::warn!(backend, %error, "cannot cancel an abandoned statement")
+                }
             }
-            // The read's reply (rows, or the cancel's error) is read off and
-            // dropped; only then may another read use the connection.
+            // The statement's reply (rows, or the cancel's error) is read
+            // off and dropped; only then may another statement use the
+            // connection.
             if connection.ping().await.is_ok() {
                 pool.0.put_back(connection, backend);
             }
@@ -197,7 +234,7 @@ impl Drop for Lease {
 
 /// Asks Postgres to cancel `statement` if `backend` is running it, from a
 /// separate, unpooled connection (the pools may be the very thing that is
-/// exhausted). If the read ended meanwhile, the backend is idle and nothing
+/// exhausted). If the statement ended meanwhile, the backend is idle and nothing
 /// is cancelled. The statement text guards against a pooler between the
 /// server and Postgres (PgBouncer in transaction mode), where the backend
 /// a connection reported at connect may since serve another client: only a
