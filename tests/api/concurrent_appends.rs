@@ -268,6 +268,38 @@ async fn appends_to_several_tenants_queued_behind_a_busy_writer_share_one_transa
     assert_contiguous_in(&app, INITECH, &stored[INITECH]).await;
 }
 
+/// Postgres, default writers: while the one running writer waits on a chain
+/// head the observer holds, single appends to other tenants (which would
+/// otherwise wait for that writer's next transaction) are stored at once.
+#[tokio::test]
+async fn a_writer_waiting_on_a_held_chain_head_does_not_hold_up_other_tenants() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let acme_first = app.seed(ACME, vec![input("user.login")]).await;
+    app.seed(GLOBEX, vec![input("user.login")]).await;
+    let observer = Observer::connect(&app).await;
+    let held = observer.lock_chain_head(ACME).await;
+
+    let blocked = append(&app, vec![input("doc.create")]);
+    wait_on_the_held_head(&observer).await;
+    for action in ["doc.view", "doc.share", "doc.delete"] {
+        let stored = tokio::time::timeout(
+            Duration::from_secs(10),
+            append_as(&app, GLOBEX, vec![input(action)]),
+        )
+        .await
+        .expect("an append to another tenant waited behind the held head")
+        .expect("task")
+        .expect("the other tenant's append");
+        assert_eq!(stored.len(), 1);
+    }
+    assert!(!blocked.is_finished(), "the head is still held");
+    held.rollback().await.expect("release the chain head");
+
+    let blocked = blocked.await.expect("task").expect("the blocked append");
+    assert_contiguous_in(&app, ACME, &[acme_first, blocked]).await;
+    assert_eq!(chain_of(&app, GLOBEX).await.len(), 4);
+}
+
 /// Postgres only, one writer: a call whose idempotency key conflicts, queued
 /// with calls to other tenants, fails alone; the others are stored.
 #[tokio::test]

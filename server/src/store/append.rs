@@ -100,6 +100,9 @@ impl AuditStore {
             .flat_map(|batch| &batch.entries)
             .any(|entry| entry.idempotency_key.is_some())
             .then(|| batches.clone());
+        // The head locks may be held elsewhere for a while: calls queued
+        // meanwhile must not wait behind them (see `group_commit`).
+        let _locked_way = self.locked_way();
         let attempt = match (self.append_once(batches).await, retry) {
             // One of our keys turned up stored between our lookup and our
             // insert, or Postgres broke a deadlock on a key (READ COMMITTED).

@@ -33,7 +33,10 @@ use uuid::Uuid;
 /// request is never split: the first one taken is taken whatever its size.
 const MAX_GROUP_ENTRIES: usize = 4000;
 
-/// While a writer runs, another starts only once this many entries wait.
+/// While a writer runs, another starts only once this many entries wait
+/// (a writer taking the locked way does not count: it may wait on head
+/// locks held elsewhere, and the calls queued meanwhile, of other tenants,
+/// get a writer of their own).
 /// Fewer join the running writer's next transaction: on a small machine a
 /// second transaction for a few entries competes for the same cores and
 /// costs Postgres a statement and a WAL flush of its own, where waiting
@@ -82,6 +85,8 @@ struct QueueState {
     waiting_entries: usize,
     /// Writer tasks running.
     writers: usize,
+    /// Of those, writers taking the locked way.
+    locking: usize,
 }
 
 /// Append calls waiting and append transactions running, right now.
@@ -148,7 +153,23 @@ impl AppendQueue {
         if state.ready.is_empty() || state.writers >= self.max_writers {
             return false;
         }
-        if state.writers > 0 && state.waiting_entries < ANOTHER_WRITER_ENTRIES {
+        if state.writers > state.locking && state.waiting_entries < ANOTHER_WRITER_ENTRIES {
+            return false;
+        }
+        state.writers += 1;
+        true
+    }
+
+    /// Counts a writer as taking the locked way; true when the caller must
+    /// start another writer for the calls queued (work is ready, no other
+    /// writer would take it, and fewer than the most run).
+    fn begin_locked_way(&self) -> bool {
+        let mut state = lock(&self.state);
+        state.locking += 1;
+        if state.ready.is_empty()
+            || state.writers >= self.max_writers
+            || state.writers > state.locking
+        {
             return false;
         }
         state.writers += 1;
@@ -238,18 +259,35 @@ impl AuditStore {
     pub(crate) async fn append_grouped(&self, batch: TenantBatch) -> Result<Vec<Uuid>, StoreError> {
         let (reply, answer) = oneshot::channel();
         if self.appends.enqueue(Pending { batch, reply }) {
-            // Made before the task, so that a task dropped before it first
-            // runs (the runtime shutting down) still gives its place back.
-            let watch = WriterWatch {
-                queue: self.appends.clone(),
-                tenants: Vec::new(),
-                done: false,
-            };
-            tokio::spawn(self.clone().write_groups(watch));
+            self.start_writer();
         }
         answer.await.map_err(|_| {
             StoreError::Internal("the append's writer stopped before answering".to_owned())
         })?
+    }
+
+    /// Starts a writer task, its place among the writers already counted.
+    fn start_writer(&self) {
+        // Made before the task, so that a task dropped before it first runs
+        // (the runtime shutting down) still gives its place back.
+        let watch = WriterWatch {
+            queue: self.appends.clone(),
+            tenants: Vec::new(),
+            done: false,
+        };
+        tokio::spawn(self.clone().write_groups(watch));
+    }
+
+    /// Marks the calling writer as taking the locked way until the returned
+    /// guard drops, and starts another writer if calls are queued that no
+    /// other writer would take.
+    pub(crate) fn locked_way(&self) -> LockedWay {
+        if self.appends.begin_locked_way() {
+            self.start_writer();
+        }
+        LockedWay {
+            queue: self.appends.clone(),
+        }
     }
 
     /// A writer: commits groups until nothing is ready.
@@ -366,6 +404,18 @@ fn group_tenants(group: &[Pending]) -> Vec<String> {
     tenants
 }
 
+/// A writer taking the locked way, counted as such until dropped.
+pub(crate) struct LockedWay {
+    queue: AppendQueue,
+}
+
+impl Drop for LockedWay {
+    fn drop(&mut self) {
+        let mut state = lock(&self.queue.state);
+        state.locking = state.locking.saturating_sub(1);
+    }
+}
+
 /// Keeps the queue consistent if a writer ends before nothing is ready (a
 /// panic, or the runtime shutting down): it stops counting as running,
 /// its tenants stop counting as writing, and the calls still queued fail
@@ -457,5 +507,30 @@ mod tests {
         assert_eq!(lock(&queue.state).waiting_entries, 0);
         queue.finish(&group_tenants(&group));
         assert_eq!(queue.usage().waiting_calls, 0);
+    }
+
+    #[test]
+    fn a_writer_on_the_locked_way_does_not_hold_up_the_queue() {
+        let queue = AppendQueue::new(3);
+        assert!(queue.enqueue(call("a", 1)));
+        assert_eq!(queue.take_group().len(), 1);
+        assert!(
+            !queue.enqueue(call("b", 1)),
+            "b waits for the running writer"
+        );
+        assert!(
+            queue.begin_locked_way(),
+            "the running writer may wait on head locks: b gets a writer"
+        );
+        let locked_way = LockedWay {
+            queue: queue.clone(),
+        };
+        assert!(
+            !queue.enqueue(call("c", 1)),
+            "c waits for b's writer, which is not on the locked way"
+        );
+        drop(locked_way);
+        assert_eq!(lock(&queue.state).locking, 0);
+        assert_eq!(queue.usage().writers, 2);
     }
 }
