@@ -17,15 +17,14 @@
 //! lock makes a read wait there (WAL).
 
 use super::AuditStore;
-use super::lease_pool::LeasePool;
+use super::lease_pool::{LeasePool, db_error, sqlx_query};
 use super::list::{count_matching, count_query};
 use super::row_reader::PositionalRow;
 use futures_util::StreamExt;
 use sea_orm::sea_query::Condition;
+use sea_orm::sqlx::Row;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{self, AssertSqlSafe, Row};
-use sea_orm::{DbBackend, DbErr, FromQueryResult, QueryTrait, RuntimeErr, Statement, Values};
-use sea_query_sqlx::SqlxValues;
+use sea_orm::{DbBackend, DbErr, FromQueryResult, QueryTrait, Statement};
 
 impl AuditStore {
     /// Returns the `audit_logs` rows `statement` selects (every column, in
@@ -80,17 +79,16 @@ pub(crate) async fn fetch_cancellable<E: From<DbErr>>(
     statement: Statement,
     mut each: impl FnMut(&PgRow) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut lease = reads.acquire().await.map_err(query_error)?;
-    let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
-    let connection = lease.connection(&statement.sql).map_err(query_error)?;
-    let mut rows = sqlx::query_with(AssertSqlSafe(statement.sql), values).fetch(connection);
+    let mut lease = reads.acquire().await.map_err(db_error)?;
+    let connection = lease.connection(&statement.sql).map_err(db_error)?;
+    let mut rows = sqlx_query(statement).fetch(connection);
     while let Some(row) = rows.next().await {
         let row = match row {
             Ok(row) => row,
             Err(error) => {
                 drop(rows);
                 lease.finish(false);
-                return Err(query_error(error).into());
+                return Err(db_error(error).into());
             }
         };
         if let Err(error) = each(&row) {
@@ -102,8 +100,4 @@ pub(crate) async fn fetch_cancellable<E: From<DbErr>>(
     drop(rows);
     lease.finish(true);
     Ok(())
-}
-
-fn query_error(error: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(error.into()))
 }

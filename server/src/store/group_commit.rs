@@ -150,14 +150,8 @@ impl AppendQueue {
         if first && !state.writing.contains(&tenant_id) {
             state.ready.push_back(tenant_id);
         }
-        if state.ready.is_empty() || state.writers >= self.max_writers {
-            return false;
-        }
-        if state.writers > state.locking && state.waiting_entries < ANOTHER_WRITER_ENTRIES {
-            return false;
-        }
-        state.writers += 1;
-        true
+        let enough_waiting = state.waiting_entries >= ANOTHER_WRITER_ENTRIES;
+        self.claim_writer(state, enough_waiting)
     }
 
     /// Counts a writer as taking the locked way; true when the caller must
@@ -166,10 +160,18 @@ impl AppendQueue {
     fn begin_locked_way(&self) -> bool {
         let mut state = lock(&self.state);
         state.locking += 1;
-        if state.ready.is_empty()
-            || state.writers >= self.max_writers
-            || state.writers > state.locking
-        {
+        self.claim_writer(&mut state, false)
+    }
+
+    /// The one rule for starting a writer: work is ready, fewer than the
+    /// most run, and either no running writer is free to take it (those on
+    /// the locked way may wait on head locks) or `enough_waiting` entries
+    /// are worth a writer of their own. Counts the writer when it says yes.
+    fn claim_writer(&self, state: &mut QueueState, enough_waiting: bool) -> bool {
+        if state.ready.is_empty() || state.writers >= self.max_writers {
+            return false;
+        }
+        if state.writers > state.locking && !enough_waiting {
             return false;
         }
         state.writers += 1;

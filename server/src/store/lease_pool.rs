@@ -20,7 +20,8 @@
 //! connection.
 
 use super::connect::{ACQUIRE_TIMEOUT, POSTGRES_PING_IF_IDLE_FOR};
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, Postgres};
+use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::{self, AssertSqlSafe, Connection};
 use sea_orm::{DbErr, RuntimeErr, Statement, Values};
 use sea_query_sqlx::SqlxValues;
@@ -120,12 +121,9 @@ impl LeasePool {
     /// an error Postgres reported (it stays usable), and is closed after any
     /// other.
     pub(crate) async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
-        let mut lease = self.acquire().await.map_err(exec_error)?;
-        let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
-        let connection = lease.connection(&statement.sql).map_err(exec_error)?;
-        let done = sqlx::query_with(AssertSqlSafe(statement.sql), values)
-            .execute(connection)
-            .await;
+        let mut lease = self.acquire().await.map_err(db_error)?;
+        let connection = lease.connection(&statement.sql).map_err(db_error)?;
+        let done = sqlx_query(statement).execute(connection).await;
         match done {
             Ok(done) => {
                 lease.finish(true);
@@ -133,7 +131,7 @@ impl LeasePool {
             }
             Err(error) => {
                 lease.finish(matches!(error, sqlx::Error::Database(_)));
-                Err(exec_error(error))
+                Err(db_error(error))
             }
         }
     }
@@ -149,8 +147,15 @@ impl LeasePool {
     }
 }
 
-fn exec_error(error: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(error.into()))
+/// `statement` as a sqlx query with its values bound, to run on a lease.
+pub(crate) fn sqlx_query(statement: Statement) -> Query<'static, Postgres, SqlxValues> {
+    let values = SqlxValues(statement.values.unwrap_or(Values(Vec::new())));
+    sqlx::query_with(AssertSqlSafe(statement.sql), values)
+}
+
+/// A sqlx error of a lease as the store's `DbErr` (classified in `error`).
+pub(crate) fn db_error(error: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(error.into()))
 }
 
 impl Shared {
