@@ -60,10 +60,15 @@ pub async fn connect(endpoint: &str) -> Result<AuditServiceClient<Channel>> {
 /// The most bytes one response message may have.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// The largest HTTP/2 frame the server may send, as `audit-client` sets
+/// it: a 100-entry page (~70 KB) leaves in one frame, not five.
+const MAX_FRAME_BYTES: u32 = 1024 * 1024;
+
 /// Opens a new HTTP/2 connection to the server.
 pub async fn channel(endpoint: &str) -> Result<Channel> {
     tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
         .tcp_nodelay(true)
+        .max_frame_size(MAX_FRAME_BYTES)
         .connect()
         .await
         .with_context(|| format!("cannot connect to {endpoint}"))

@@ -11,6 +11,11 @@ pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// How long connecting may take unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest HTTP/2 frame the client lets the server send. A List page of
+/// 100 entries is about 70 KB: at HTTP/2's default 16 KiB that is five
+/// frames, five writes on the server and as many wake-ups here; at this
+/// size, one of each.
+const MAX_FRAME_BYTES: u32 = 1024 * 1024;
 
 /// Configures and connects an [`AuditClient`].
 ///
@@ -181,6 +186,7 @@ impl ClientBuilder {
         let endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|error| invalid(error.to_string()))?
             .connect_timeout(self.connect_timeout)
+            .max_frame_size(MAX_FRAME_BYTES)
             .user_agent(concat!("audit-client/", env!("CARGO_PKG_VERSION")))
             .map_err(|error| invalid(error.to_string()))?;
         match uri.split_once("://").map(|(scheme, _)| scheme) {

@@ -14,7 +14,7 @@ use crate::wire::{EncodedPage, ListReply};
 use audit_proto as pb;
 use audit_validation::list::{ListPlan, decode_list_request};
 use audit_validation::page_token::{PageTokenKey, QueryBinding};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +53,9 @@ pub async fn list(
         );
     }
 
-    Ok(Pager::new(rpc.store.clone(), rpc.page_tokens.clone(), plan, deadline).into_stream())
+    Pager::new(rpc.store.clone(), rpc.page_tokens.clone(), plan, deadline)
+        .start()
+        .await
 }
 
 /// The state of one List between its messages. The stream is polled by
@@ -98,6 +100,19 @@ impl Pager {
             finished: false,
             span: tracing::Span::current(),
         }
+    }
+
+    /// Reads the first page, then answers the call with it and the stream
+    /// of the rest. Why wait: tonic sends the response headers as soon as
+    /// the handler returns, so returning before the page would cost a write
+    /// and a wake-up of the client on every call; this way the headers and
+    /// the first page leave together. A first page that fails fails the
+    /// call with its status, as a validation error does.
+    async fn start(mut self) -> Result<ListStream, AuditError> {
+        let span = self.span.clone();
+        let first = self.next_message().instrument(span).await?;
+        let first = futures_util::stream::once(std::future::ready(Ok(first)));
+        Ok(Box::pin(first.chain(self.into_stream())))
     }
 
     /// The messages until the result, the limit or the deadline runs out,
