@@ -12,7 +12,9 @@
 //! but on a small machine more concurrent transactions only queue for the
 //! same cores and disk. Grouped, the calls waiting behind a transaction
 //! share the next one. Each call still gets its own ids (or its own error),
-//! only after the transaction holding its entries committed.
+//! only after the transaction holding its entries committed. After a
+//! small group the writer waits a moment for its callers' next appends
+//! (see `gather`).
 //!
 //! A tenant is in at most one transaction of this server at a time (its
 //! calls wait while one runs), so its sequences follow arrival order and no
@@ -22,11 +24,12 @@
 //! timeout always left it (idempotency keys make a retry safe).
 
 use super::append::{Stored, TenantBatch};
+use super::gather::{GATHER_WAIT, Gathering};
 use super::{AuditStore, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 /// Most entries one grouped transaction takes (four full requests). A
@@ -45,13 +48,15 @@ const MAX_GROUP_ENTRIES: usize = 4000;
 /// A/B rounds: 0.80 and 0.93 of the direct INSERTs with one writer, 0.68
 /// to 0.72 with two; Postgres CPU per call 0.26 against 0.42 ms. Full
 /// requests (batch ingest) still get a writer each, up to the most.
-const ANOTHER_WRITER_ENTRIES: usize = 100;
+pub(crate) const ANOTHER_WRITER_ENTRIES: usize = 100;
 
 /// The queue of appends and the count of running writers; shared by every
 /// clone of one store.
 #[derive(Clone)]
 pub(crate) struct AppendQueue {
     state: Arc<Mutex<QueueState>>,
+    /// Told of every call queued, for a writer gathering (see `gather`).
+    arrived: Arc<Notify>,
     max_writers: usize,
     written: Arc<WrittenCounts>,
 }
@@ -87,6 +92,8 @@ struct QueueState {
     writers: usize,
     /// Of those, writers taking the locked way.
     locking: usize,
+    /// What a writer expects to gather after a small group.
+    gathering: Gathering,
 }
 
 /// Append calls waiting and append transactions running, right now.
@@ -123,6 +130,7 @@ impl AppendQueue {
     pub(crate) fn new(max_writers: usize) -> Self {
         Self {
             state: Arc::default(),
+            arrived: Arc::default(),
             max_writers: max_writers.max(1),
             written: Arc::default(),
         }
@@ -151,7 +159,9 @@ impl AppendQueue {
             state.ready.push_back(tenant_id);
         }
         let enough_waiting = state.waiting_entries >= ANOTHER_WRITER_ENTRIES;
-        self.claim_writer(state, enough_waiting)
+        let start_writer = self.claim_writer(state, enough_waiting);
+        self.arrived.notify_one();
+        start_writer
     }
 
     /// Counts a writer as taking the locked way; true when the caller must
@@ -220,6 +230,35 @@ impl AppendQueue {
             state.writers -= 1;
         }
         group
+    }
+
+    /// After a transaction that wrote `written` entries: waits (see
+    /// `gather`) until as many entries as expected are queued, another
+    /// writer runs, or the wait runs out.
+    async fn gather(&self, written: usize) {
+        let target = {
+            let mut state = lock(&self.state);
+            let state = &mut *state;
+            let (waiting, others) = (state.waiting_entries, state.writers > 1);
+            state.gathering.target(written, waiting, others)
+        };
+        let Some(target) = target else { return };
+        let deadline = tokio::time::Instant::now() + GATHER_WAIT;
+        loop {
+            // A call queued between the check and the wait is not missed:
+            // `notify_one` keeps a permit when nobody waits yet.
+            let arrived = self.arrived.notified();
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                let mut state = lock(&self.state);
+                let arrived = state.waiting_entries;
+                state.gathering.ran_out(arrived);
+                return;
+            }
+            let state = lock(&self.state);
+            if state.waiting_entries >= target || state.writers > 1 {
+                return;
+            }
+        }
     }
 
     /// Ends the transaction of `tenants`: those with calls still waiting
@@ -301,8 +340,13 @@ impl AuditStore {
                 return;
             }
             watch.tenants = group_tenants(&group);
+            let written = group
+                .iter()
+                .map(|pending| pending.batch.entries.len())
+                .sum();
             self.commit_group(group).await;
             self.appends.finish(&std::mem::take(&mut watch.tenants));
+            self.appends.gather(written).await;
         }
     }
 
@@ -534,5 +578,52 @@ mod tests {
         drop(locked_way);
         assert_eq!(lock(&queue.state).locking, 0);
         assert_eq!(queue.usage().writers, 2);
+    }
+
+    /// A queue whose one writer has just answered a group.
+    fn queue_after_a_group() -> AppendQueue {
+        let queue = AppendQueue::new(3);
+        assert!(queue.enqueue(call("a", 1)));
+        let group = queue.take_group();
+        queue.finish(&group_tenants(&group));
+        lock(&queue.state).gathering = Gathering::expecting(ANOTHER_WRITER_ENTRIES);
+        queue
+    }
+
+    #[tokio::test]
+    async fn a_writer_gathers_its_callers_next_appends() {
+        let queue = queue_after_a_group();
+        let callers = queue.clone();
+        let comeback = tokio::spawn(async move {
+            for tenant in ["a", "b", "c"] {
+                tokio::task::yield_now().await;
+                callers.enqueue(call(tenant, 1));
+            }
+        });
+        queue.gather(3).await;
+        comeback.await.expect("callers enqueue");
+        let state = lock(&queue.state);
+        assert_eq!(
+            state.waiting_entries, 3,
+            "all three wait for the next group"
+        );
+        assert_eq!(
+            state.gathering,
+            Gathering::expecting(ANOTHER_WRITER_ENTRIES),
+            "the wait was met, not run out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wait_in_vain_ends_and_expects_only_what_came() {
+        let queue = queue_after_a_group();
+        queue.enqueue(call("b", 1));
+        queue.gather(3).await;
+        assert_eq!(lock(&queue.state).gathering, Gathering::expecting(1));
+        assert_eq!(
+            queue.take_group().len(),
+            1,
+            "the call that came is taken after the wait"
+        );
     }
 }

@@ -37,6 +37,7 @@ mod describe;
 mod entity;
 mod error;
 mod follow;
+mod gather;
 mod get;
 mod group_commit;
 mod idempotency;
