@@ -56,8 +56,8 @@ impl Report {
                  connection comes back. One append transaction runs at a time unless 100 \
                  entries or more wait (then up to one per core); calls that arrive meanwhile, \
                  of any tenants, share the next one (group commit), so fewer statements than \
-                 calls can run; after a group of under 100 entries the writer waits up to 1 ms \
-                 for as many entries as it just wrote (its callers' next appends). Before its \
+                 calls can run; after a group of under 100 entries, while fewer wait, the writer \
+                 waits up to 1 ms for its callers' next appends. Before its \
                  statement \
                  the service decodes and validates every entry and computes each entry's \
                  canonical-JSON digest and chain hash, on the same two cores as Postgres, the \
