@@ -79,7 +79,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_writer_waits_for_as_many_entries_as_it_wrote() {
+    fn a_writer_waits_until_its_answered_callers_are_back() {
         let mut gathering = Gathering::expecting(ANOTHER_WRITER_ENTRIES);
         assert_eq!(
             gathering.target(4, 0, false),
