@@ -40,7 +40,7 @@ impl Rate {
         self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn accumulate(&mut self, other: Rate) {
+    pub fn accumulate(&mut self, other: Rate) {
         self.events += other.events;
         self.elapsed += other.elapsed;
     }

@@ -329,8 +329,8 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
         (3, Spread::OneTenant, calls / 2),
     ] {
         let events = appends::events(&set, stream, calls, spread);
-        let service = appends::through_service(&endpoint, &tokens, &events, args.clients).await?;
-        let direct = appends::through_direct_inserts(&ceiling_url, &events, args.clients).await?;
+        let (service, direct) =
+            appends::in_turns(&endpoint, &tokens, &ceiling_url, &events, args.clients).await?;
         eprintln!(
             "bench:   {spread:?}: service {:.0}/s, direct {:.0}/s",
             service.per_second(),

@@ -124,8 +124,9 @@ impl Report {
              form. The batch-size sweep uses smaller samples (shown) of fresh events.\n\
              - **Single appends**: one entry per call, {c} calls in flight; the ceiling is \
              BEGIN, `SELECT … FROM ceiling_tenants … FOR UPDATE`, a one-row INSERT, the head \
-             UPDATE and COMMIT on {c} connections. \"One tenant\" sends every call to the \
-             largest tenant.\n\
+             UPDATE and COMMIT on {c} connections. The calls go in 4 rounds, each side \
+             in turn (service first), and each rate is over its 4 rounds. \"One tenant\" \
+             sends every call to the largest tenant.\n\
              - **List pages**: the largest tenant, newest first, page_size 100 and limit 100 \
              (one page), {s} calls per row after 10 warm-up calls, alternating with the same \
              keyset SELECT run directly (prepared, LIMIT 101 as the server asks, every column \
