@@ -13,7 +13,7 @@ use audit_proto::AppendAuditLogsRequest;
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Which tenants the calls go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +56,7 @@ pub async fn in_turns(
     events: &[Event],
     clients: usize,
 ) -> Result<(Rate, Rate)> {
-    let zero = || Rate {
-        events: 0,
-        elapsed: Duration::ZERO,
-    };
-    let (mut service, mut direct) = (zero(), zero());
+    let (mut service, mut direct) = (Rate::default(), Rate::default());
     for round in events.chunks(events.len().div_ceil(ROUNDS).max(1)) {
         service.accumulate(through_service(endpoint, tokens, round, clients).await?);
         direct.accumulate(through_direct_inserts(database_url, round, clients).await?);

@@ -88,6 +88,34 @@ pub fn plan(counts: &[u64], batch_size: u64, seed: u64) -> Vec<Batch> {
     batches
 }
 
+/// The main ingest's event stream (the sweep and single appends use others).
+const MAIN_STREAM: u64 = 0;
+
+/// The main ingest: `batches` of the data set through AppendAuditLogs and
+/// by COPY in turns, a chunk of batches at a time (service first), so that
+/// a slow stretch of the shared machine, or Postgres' background work
+/// after one side's writes, falls on both sides, and both tables grow
+/// alike. Returns the service's rate and COPY's, each over its own timed
+/// stretches.
+pub async fn in_turns(
+    endpoint: &str,
+    tokens: &Tokens,
+    database_url: &str,
+    set: &DataSet,
+    batches: &[Batch],
+    clients: usize,
+    sequences: &CeilingSequences,
+) -> Result<(Rate, Rate)> {
+    let (mut service, mut copy) = (Rate::default(), Rate::default());
+    for round in batches.chunks(CHUNK_BATCHES) {
+        let rate = through_service(endpoint, tokens, set, MAIN_STREAM, round, clients).await?;
+        service.accumulate(rate);
+        let rate = through_copy(database_url, set, MAIN_STREAM, round, clients, sequences).await?;
+        copy.accumulate(rate);
+    }
+    Ok((service, copy))
+}
+
 /// Sends `batches` of event stream `stream` through AppendAuditLogs from
 /// `clients` connections.
 pub async fn through_service(

@@ -241,11 +241,17 @@ async fn run(args: &Args, binary: &Path, chart_path: &Path, started: Instant) ->
     begin_phase(&mut conn, &sampler, "batch ingest").await?;
     let batches = ingest::plan(&set.tenant_events, args.batch, args.seed);
     let mean_batch = args.events as f64 / batches.len().max(1) as f64;
-    let service =
-        ingest::through_service(&endpoint, &tokens, &set, 0, &batches, args.clients).await?;
+    let (service, copy) = ingest::in_turns(
+        &endpoint,
+        &tokens,
+        &ceiling_url,
+        &set,
+        &batches,
+        args.clients,
+        &sequences,
+    )
+    .await?;
     eprintln!("bench:   service {:.0} events/s", service.per_second());
-    let copy =
-        ingest::through_copy(&ceiling_url, &set, 0, &batches, args.clients, &sequences).await?;
     eprintln!("bench:   COPY {:.0} events/s", copy.per_second());
     let batch_count = batches.len() as u64;
     evidence.push(

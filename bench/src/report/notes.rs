@@ -118,10 +118,12 @@ impl Report {
              each batch one tenant's and one transaction; the ceiling loads the same events \
              with one binary COPY per batch (also {c} connections) into `ceiling_logs`, made \
              `LIKE audit_logs INCLUDING ALL` ({} and {} indexes) and partitioned by the same \
-             bounds ({} and {} partitions). Requests and COPY payloads \
-             are built before the clock starts, 200 batches at a time; only sending is timed. \
+             bounds ({} and {} partitions). The sides take turns, 200 batches at a time \
+             (service first), and each rate is over its own turns; a turn's requests or \
+             COPY payloads are built before its clock starts, so only sending is timed. \
              The ceiling's digest and hash columns are SHA-256 over the id, not the canonical \
-             form. The batch-size sweep uses smaller samples (shown) of fresh events.\n\
+             form. The batch-size sweep uses smaller samples (shown) of fresh events, one \
+             side after the other.\n\
              - **Single appends**: one entry per call, {c} calls in flight; the ceiling is \
              BEGIN, `SELECT … FROM ceiling_tenants … FOR UPDATE`, a one-row INSERT, the head \
              UPDATE and COMMIT on {c} connections. The calls go in 4 rounds, each side \
