@@ -189,8 +189,12 @@ struct Position {
     cursor: Option<(i64, uuid::Uuid)>,
 }
 
-/// Measures every filter at both positions, `samples` calls per side,
-/// alternating sides so both see the same cache.
+/// Measures every filter at both positions, `samples` calls per side and
+/// row, alternating sides so both see the same cache. The rows take turns
+/// too, one call each per round: the machine is shared, and a slow stretch
+/// of a few tens of milliseconds fell on one row's calls when each row ran
+/// its calls in one block (enough, at 1,000 calls, to move that row's p99
+/// alone); in turns it falls on every row a call or two.
 pub async fn measure(
     endpoint: &str,
     tokens: &Tokens,
@@ -199,7 +203,7 @@ pub async fn measure(
 ) -> Result<Vec<PageResult>> {
     let mut client = client::connect(endpoint).await?;
     let tenant = DataSet::tenant_name(TENANT);
-    let mut positioned = Vec::new();
+    let mut rows = Vec::new();
     for case in cases() {
         let count_sql = format!(
             r#"SELECT COUNT(*) FROM "audit_logs" WHERE "audit_logs"."tenant_id" = $1{}"#,
@@ -219,27 +223,53 @@ pub async fn measure(
             cursor: None,
         };
         let deep = deep_position(&mut client, tokens, conn, &case, &tenant, skip).await?;
-        positioned.push((case, matching, first, deep));
+        for position in [first, deep] {
+            rows.push(PageRow {
+                sql: page_sql(&case, position.cursor.is_some()),
+                case: case.clone(),
+                matching,
+                position,
+                service: Vec::with_capacity(samples),
+                direct: Vec::with_capacity(samples),
+            });
+        }
     }
     // Finding the deep positions streams thousands of rows through the
     // same statements as the pages: reset, so pg_stat_statements holds the
     // measured calls (and warm-ups) only.
     crate::db::reset_statements(conn).await?;
-    let mut results = Vec::new();
-    for (case, matching, first, deep) in positioned {
-        for (is_deep, position) in [(false, &first), (true, &deep)] {
+    let warmup = 10;
+    for round in 0..samples + warmup {
+        for row in &mut rows {
             let (service, direct) =
-                sample_both(&mut client, tokens, conn, &case, &tenant, position, samples).await?;
-            results.push(PageResult {
-                filter: case.name,
-                deep: is_deep,
-                matching,
-                service: Percentiles::of(service),
-                direct: Percentiles::of(direct),
-            });
+                sample_once(&mut client, tokens, conn, row, &tenant, round == 0).await?;
+            if round >= warmup {
+                row.service.push(service);
+                row.direct.push(direct);
+            }
         }
     }
-    Ok(results)
+    Ok(rows
+        .into_iter()
+        .map(|row| PageResult {
+            filter: row.case.name,
+            deep: row.position.cursor.is_some(),
+            matching: row.matching,
+            service: Percentiles::of(row.service),
+            direct: Percentiles::of(row.direct),
+        })
+        .collect())
+}
+
+/// One row of the page table while it is measured.
+struct PageRow {
+    case: FilterCase,
+    matching: i64,
+    position: Position,
+    /// The direct side's SELECT.
+    sql: String,
+    service: Vec<Duration>,
+    direct: Vec<Duration>,
 }
 
 fn page_sql(case: &FilterCase, after: bool) -> String {
@@ -309,69 +339,62 @@ async fn deep_position(
     })
 }
 
-async fn sample_both(
+/// One call through the service, then the same page directly; returns
+/// both times. On the first round, checks that both pages start at the
+/// same entry.
+async fn sample_once(
     client: &mut AuditServiceClient<Channel>,
     tokens: &Tokens,
     conn: &mut PgConnection,
-    case: &FilterCase,
+    row: &PageRow,
     tenant: &str,
-    position: &Position,
-    samples: usize,
-) -> Result<(Vec<Duration>, Vec<Duration>)> {
-    let sql = page_sql(case, position.cursor.is_some());
-    let warmup = 10;
-    let mut service = Vec::with_capacity(samples);
-    let mut direct = Vec::with_capacity(samples);
-    for round in 0..samples + warmup {
-        let started = Instant::now();
-        let (first_id, mut stream) = service_page(client, tokens, case, position).await?;
-        let service_time = started.elapsed();
-        // The end of the stream (limit reached) is read untimed: the page
-        // is what the caller waits for.
-        while let Some(message) = stream.next().await {
-            message.context("ListAuditLogs stream failed")?;
-        }
+    check: bool,
+) -> Result<(Duration, Duration)> {
+    let case = &row.case;
+    let started = Instant::now();
+    let (first_id, mut stream) = service_page(client, tokens, case, &row.position).await?;
+    let service_time = started.elapsed();
+    // The end of the stream (limit reached) is read untimed: the page
+    // is what the caller waits for.
+    while let Some(message) = stream.next().await {
+        message.context("ListAuditLogs stream failed")?;
+    }
 
-        let started = Instant::now();
-        let mut query = bind_all(
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(tenant),
-            &case.binds,
-        );
-        if let Some((occurred_at, id)) = position.cursor {
-            query = query.bind(occurred_at).bind(id);
-        }
-        // The server asks for one row more than the page, to know whether
-        // another page follows.
-        let rows = query
-            .bind(i64::from(PAGE_SIZE) + 1)
-            .fetch_all(&mut *conn)
-            .await
-            .with_context(|| format!("direct page of {} failed", case.name))?;
-        let entries = rows
-            .iter()
-            .map(DirectRow::read)
-            .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("cannot read the direct page of {}", case.name))?;
-        let direct_time = started.elapsed();
-        drop(entries);
-        if round == 0 {
-            let direct_first = match rows.first() {
-                Some(row) => row.try_get::<uuid::Uuid, _>(1)?.to_string(),
-                None => String::new(),
-            };
-            if direct_first != first_id {
-                bail!(
-                    "{}: the service's page starts at {first_id:?}, the direct one at {direct_first:?}",
-                    case.name
-                );
-            }
-        }
-        if round >= warmup {
-            service.push(service_time);
-            direct.push(direct_time);
+    let started = Instant::now();
+    let mut query = bind_all(
+        sqlx::query(AssertSqlSafe(row.sql.as_str())).bind(tenant),
+        &case.binds,
+    );
+    if let Some((occurred_at, id)) = row.position.cursor {
+        query = query.bind(occurred_at).bind(id);
+    }
+    // The server asks for one row more than the page, to know whether
+    // another page follows.
+    let rows = query
+        .bind(i64::from(PAGE_SIZE) + 1)
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("direct page of {} failed", case.name))?;
+    let entries = rows
+        .iter()
+        .map(DirectRow::read)
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("cannot read the direct page of {}", case.name))?;
+    let direct_time = started.elapsed();
+    drop(entries);
+    if check {
+        let direct_first = match rows.first() {
+            Some(row) => row.try_get::<uuid::Uuid, _>(1)?.to_string(),
+            None => String::new(),
+        };
+        if direct_first != first_id {
+            bail!(
+                "{}: the service's page starts at {first_id:?}, the direct one at {direct_first:?}",
+                case.name
+            );
         }
     }
-    Ok((service, direct))
+    Ok((service_time, direct_time))
 }
 
 /// Reads one page through the service; returns its first entry's id and

@@ -130,7 +130,8 @@ impl Report {
              in turn (service first), and each rate is over its 4 rounds. \"One tenant\" \
              sends every call to the largest tenant.\n\
              - **List pages**: the largest tenant, newest first, page_size 100 and limit 100 \
-             (one page), {s} calls per row after 10 warm-up calls, alternating with the same \
+             (one page), {s} calls per row after 10 warm-up calls, the rows taking turns a \
+             call at a time, each call alternating with the same \
              keyset SELECT run directly (prepared, LIMIT 101 as the server asks, every column \
              of every row read into an owned value, metadata parsed as JSON, as the \
              service's client decodes its page). The deep \
