@@ -191,10 +191,10 @@ struct Position {
 
 /// Measures every filter at both positions, `samples` calls per side and
 /// row, alternating sides so both see the same cache. The rows take turns
-/// too, one call each per round: the machine is shared, and a slow stretch
-/// of a few tens of milliseconds fell on one row's calls when each row ran
-/// its calls in one block (enough, at 1,000 calls, to move that row's p99
-/// alone); in turns it falls on every row a call or two.
+/// too, one call each per round: the machine is shared, and when each row
+/// ran its calls in one block, a row's p99 hung on what the machine did in
+/// those few seconds (its 1% is ten calls, 25 ms); in turns, a slow stretch
+/// falls on every row a call or two.
 pub async fn measure(
     endpoint: &str,
     tokens: &Tokens,
