@@ -43,8 +43,8 @@ pub fn events(set: &DataSet, stream: u64, calls: u64, spread: Spread) -> Vec<Eve
 /// Rounds each side's calls are split into, taken in turns (service,
 /// direct, service, ...). This machine is shared, and its speed changes
 /// over seconds: one side after the other, each saw a different stretch of
-/// it (the same build's spread ratio ranged 0.68-0.86 over five 1M runs).
-/// In turns, a slow stretch falls on both sides.
+/// it (two 1M runs of one build gave spread ratios of 0.68 and 0.86). In
+/// turns, a slow stretch falls on both sides.
 const ROUNDS: usize = 4;
 
 /// Both sides' rates for `events`: each round sends its share of them
