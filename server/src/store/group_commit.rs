@@ -112,6 +112,13 @@ pub struct AppendQueueUse {
     pub locked_writes: u64,
 }
 
+/// The calls one transaction takes, and their entries (counted while
+/// taken, for the gathering after it).
+struct Group {
+    calls: Vec<Pending>,
+    entries: usize,
+}
+
 /// One append call waiting for its transaction.
 struct Pending {
     batch: TenantBatch,
@@ -192,7 +199,7 @@ impl AppendQueue {
     /// while they fit, and marks those tenants as writing. An empty group
     /// means nothing is ready and this writer must stop; both happen under
     /// the one lock, so no call is left queued with no writer to take it.
-    fn take_group(&self) -> Vec<Pending> {
+    fn take_group(&self) -> Group {
         let mut state = lock(&self.state);
         let state = &mut *state;
         let mut group: Vec<Pending> = Vec::new();
@@ -229,7 +236,10 @@ impl AppendQueue {
         if group.is_empty() {
             state.writers -= 1;
         }
-        group
+        Group {
+            calls: group,
+            entries,
+        }
     }
 
     /// After a transaction that wrote `written` entries: waits (see
@@ -334,19 +344,15 @@ impl AuditStore {
     /// A writer: commits groups until nothing is ready.
     async fn write_groups(self, mut watch: WriterWatch) {
         loop {
-            let group = self.appends.take_group();
-            if group.is_empty() {
+            let Group { calls, entries } = self.appends.take_group();
+            if calls.is_empty() {
                 watch.done = true;
                 return;
             }
-            watch.tenants = group_tenants(&group);
-            let written = group
-                .iter()
-                .map(|pending| pending.batch.entries.len())
-                .sum();
-            self.commit_group(group).await;
+            watch.tenants = group_tenants(&calls);
+            self.commit_group(calls).await;
             self.appends.finish(&std::mem::take(&mut watch.tenants));
-            self.appends.gather(written).await;
+            self.appends.gather(entries).await;
         }
     }
 
@@ -544,7 +550,7 @@ mod tests {
             "never more than the most writers"
         );
 
-        let group = queue.take_group();
+        let group = queue.take_group().calls;
         let tenants: Vec<&str> = group
             .iter()
             .map(|pending| pending.batch.tenant_id.as_str())
@@ -559,7 +565,7 @@ mod tests {
     fn a_writer_on_the_locked_way_does_not_hold_up_the_queue() {
         let queue = AppendQueue::new(3);
         assert!(queue.enqueue(call("a", 1)));
-        assert_eq!(queue.take_group().len(), 1);
+        assert_eq!(queue.take_group().calls.len(), 1);
         assert!(
             !queue.enqueue(call("b", 1)),
             "b waits for the running writer"
@@ -584,7 +590,7 @@ mod tests {
     fn queue_after_a_group() -> AppendQueue {
         let queue = AppendQueue::new(3);
         assert!(queue.enqueue(call("a", 1)));
-        let group = queue.take_group();
+        let group = queue.take_group().calls;
         queue.finish(&group_tenants(&group));
         lock(&queue.state).gathering = Gathering::expecting(ANOTHER_WRITER_ENTRIES);
         queue
@@ -621,7 +627,7 @@ mod tests {
         queue.gather(3).await;
         assert_eq!(lock(&queue.state).gathering, Gathering::expecting(1));
         assert_eq!(
-            queue.take_group().len(),
+            queue.take_group().calls.len(),
             1,
             "the call that came is taken after the wait"
         );
